@@ -1,0 +1,145 @@
+# linewatch - GNU Makefile.  Every library comes through pkg-config.
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc/linewatch
+DATADIR    ?= $(PREFIX)/share/linewatch
+PLUGINDIR  ?= $(PREFIX)/lib/linewatch/plugins
+STATEDIR   ?= /var/lib/linewatch
+UNITDIR    ?= /lib/systemd/system
+DESTDIR    ?=
+
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD      ?= build-san
+SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT        := -O1
+else
+BUILD      ?= build
+SANFLAGS   :=
+OPT        := -O2
+endif
+
+PKGS   := libevent libevent_pthreads libevent_openssl netsnmp libpcap librrd sqlite3 libconfuse \
+          jansson libcurl libxcrypt openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS ?= $(OPT) -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
+          -D_GNU_SOURCE -Idaemon $(SANFLAGS) $(PKG_CFLAGS) \
+          -DLW_VERSION='"$(VERSION)"' -DLW_SYSCONFDIR='"$(SYSCONFDIR)"' \
+          -DLW_DATADIR='"$(DATADIR)"' -DLW_PLUGINDIR='"$(PLUGINDIR)"' -DLW_STATEDIR='"$(STATEDIR)"'
+LDFLAGS += $(SANFLAGS) -rdynamic
+LDLIBS  += $(PKG_LIBS) -lpthread -ldl -lm
+
+DAEMON_SRCS := $(wildcard daemon/*.c)
+CORE_SRCS   := $(filter-out daemon/main.c daemon/linewatchctl.c,$(DAEMON_SRCS))
+CORE_OBJS   := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+PLUGIN_SRCS := $(wildcard plugins/*.c)
+PLUGINS     := $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(PLUGIN_SRCS))
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+# Debian 12 packages needed to build, test, demo and benchmark.
+DEPS := build-essential pkg-config clang libclang-rt-14-dev clang-format \
+        libevent-dev libsnmp-dev libpcap-dev librrd-dev rrdtool rrdcached libsqlite3-dev sqlite3 \
+        libconfuse-dev libjansson-dev libcurl4-openssl-dev libssl-dev libcrypt-dev libcmocka-dev \
+        snmpsim snmp snmpd snmptrapd smitools nftables iproute2 tcpreplay tshark chromium \
+        python3-pytest python3-requests dnsmasq monitoring-plugins-basic python3-aiosmtpd iperf3 \
+        valgrind curl prometheus collectd-core fping darkstat nginx-light wrk procps psmisc
+
+# Root is needed for apt and network namespaces; as root we just run.
+ifeq ($(shell id -u),0)
+SUDO :=
+else
+SUDO := sudo
+endif
+
+.PHONY: all deps check unit fuzz demo bench install clean fmt sudo-note
+all: $(BUILD)/linewatchd $(BUILD)/linewatchctl $(PLUGINS)
+
+sudo-note:
+	@if [ -n "$(SUDO)" ]; then echo "linewatch: not root, running privileged steps through sudo"; fi
+
+deps: sudo-note
+	@need=""; for p in $(DEPS); do \
+		dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || need="$$need $$p"; \
+	done; \
+	if [ -n "$$need" ]; then \
+		echo "linewatch: installing$$need"; \
+		$(SUDO) apt-get update -qq >/dev/null && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null || exit 1; \
+	fi
+
+$(BUILD)/obj/%.o: daemon/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj $(BUILD)/plugins $(BUILD)/tests $(BUILD)/fuzz:
+	mkdir -p $@
+
+$(BUILD)/libcore.a: $(CORE_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/linewatchd: $(BUILD)/obj/main.o $(BUILD)/libcore.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/linewatchctl: $(BUILD)/obj/linewatchctl.o $(BUILD)/libcore.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/plugins/%.so: plugins/%.c daemon/linewatch_plugin.h | $(BUILD)/plugins
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(SANFLAGS) $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcore.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libcore.a \
+		$(LDFLAGS) $(shell pkg-config --libs cmocka) $(LDLIBS)
+
+unit: all $(UNIT_BINS)
+
+# libFuzzer harnesses: clang, built against the core sources directly.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Idaemon $(PKG_CFLAGS) \
+               -DLW_VERSION='"$(VERSION)"' -DLW_SYSCONFDIR='"$(SYSCONFDIR)"' \
+               -DLW_DATADIR='"$(DATADIR)"' -DLW_PLUGINDIR='"$(PLUGINDIR)"' \
+               -DLW_STATEDIR='"$(STATEDIR)"' -DLW_FUZZING
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS) | $(BUILD)/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) -rdynamic $(PKG_LIBS) -lpthread -ldl -lm
+
+fuzz: $(FUZZ_BINS)
+
+check: deps
+	$(MAKE) --no-print-directory SAN=1 unit
+	$(MAKE) --no-print-directory fuzz
+	@$(SUDO) env SAN_BUILD=build-san FUZZ_BUILD=$(BUILD) bash tests/run.sh
+
+demo: deps all
+	@$(SUDO) bash tests/lab/demo.sh $(BUILD)
+
+bench: deps all
+	@$(SUDO) bash tests/bench/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) \
+		$(DESTDIR)$(DATADIR)/web $(DESTDIR)$(DATADIR)/profiles $(DESTDIR)$(DATADIR)/mibs \
+		$(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(UNITDIR)
+	install -d -m 0750 $(DESTDIR)$(STATEDIR)
+	install -m 0755 $(BUILD)/linewatchd $(DESTDIR)$(SBINDIR)/linewatchd
+	install -m 0755 $(BUILD)/linewatchctl $(DESTDIR)$(BINDIR)/linewatchctl
+	[ -z "$(PLUGINS)" ] || install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
+	cp -R web/. $(DESTDIR)$(DATADIR)/web/
+	[ -z "$$(ls etc/profiles)" ] || install -m 0644 etc/profiles/* $(DESTDIR)$(DATADIR)/profiles/
+	[ -z "$$(ls etc/mibs)" ] || install -m 0644 etc/mibs/* $(DESTDIR)$(DATADIR)/mibs/
+	install -m 0644 etc/linewatch.service $(DESTDIR)$(UNITDIR)/linewatch.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/linewatch.conf ]; then \
+		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/linewatch.conf (new one: linewatch.conf.dist)"; \
+		install -m 0640 etc/linewatch.conf $(DESTDIR)$(SYSCONFDIR)/linewatch.conf.dist; \
+	else install -m 0640 etc/linewatch.conf $(DESTDIR)$(SYSCONFDIR)/linewatch.conf; fi
+
+fmt:
+	clang-format -i daemon/*.c daemon/*.h $(wildcard plugins/*.c) $(UNIT_SRCS) $(FUZZ_SRCS)
+
+clean:
+	rm -rf build build-san tests/out
+
+-include $(wildcard $(BUILD)/obj/*.d)
