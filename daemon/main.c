@@ -1,0 +1,431 @@
+/* main.c - linewatchd: arguments, lifecycle, signals, privilege drop */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "pidfile.h"
+#include "sample.h"
+#include "state.h"
+#include "suggest.h"
+/* MODULES: includes */
+
+#ifndef LW_SYSCONFDIR
+#define LW_SYSCONFDIR "/etc/linewatch"
+#endif
+
+struct lwd {
+	struct event_base *base;
+	struct lw_config *cfg;
+	const char *cfgpath;
+	struct lw_bus *bus;
+	struct lw_state *state;
+	struct lw_http *http;
+	struct pidfile *pidfile;
+	struct event *ev_term, *ev_int, *ev_hup;
+	time_t started;
+	time_t loaded;
+	unsigned reloads;
+	int reload_failed;
+	/* MODULES: fields */
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: linewatchd [-fdtV] [-c FILE]\n"
+	    "       linewatchd --suggest-config\n"
+	    "       linewatchd --hash-password\n"
+	    "  -f  stay in the foreground, log to stderr\n"
+	    "  -d  debug log level\n"
+	    "  -c  configuration file (default " LW_SYSCONFDIR "/linewatch.conf)\n"
+	    "  -t  check the configuration and exit\n"
+	    "  -V  print the version and exit\n");
+	exit(2);
+}
+
+static void
+print_error(const char *msg, void *arg)
+{
+	int *n = arg;
+
+	if (n)
+		(*n)++;
+	fprintf(stderr, "%s\n", msg);
+}
+
+static void
+log_error_cb(const char *msg, void *arg)
+{
+	int *n = arg;
+
+	if (n)
+		(*n)++;
+	log_error("%s", msg);
+}
+
+/* Plugin-level checks need the plugins, so they run after the core parse. */
+static int
+check_modules(const struct lw_config *cfg, config_error_cb cb, int *nerr)
+{
+	/* MODULES: config checks (each adds its error count to *nerr) */
+	(void)cfg;
+	(void)cb;
+	return *nerr;
+}
+
+static int
+hash_password(void)
+{
+	char pw[256], pw2[256];
+	struct termios old, quiet;
+	int tty = isatty(STDIN_FILENO);
+	char *salt, *h;
+
+	if (tty && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	} else
+		tty = 0;
+	if (tty)
+		fprintf(stderr, "password: ");
+	if (fgets(pw, sizeof(pw), stdin) == NULL)
+		pw[0] = '\0';
+	if (tty) {
+		fprintf(stderr, "\nagain: ");
+		if (fgets(pw2, sizeof(pw2), stdin) == NULL)
+			pw2[0] = '\0';
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	pw[strcspn(pw, "\r\n")] = '\0';
+	if (tty) {
+		pw2[strcspn(pw2, "\r\n")] = '\0';
+		if (strcmp(pw, pw2) != 0) {
+			fprintf(stderr, "linewatchd: the passwords differ\n");
+			return 1;
+		}
+	}
+	if (strlen(pw) < 8) {
+		fprintf(stderr, "linewatchd: use a password of at least 8 characters\n");
+		return 1;
+	}
+	salt = crypt_gensalt_ra("$y$", 0, NULL, 0);
+	if (salt == NULL) {
+		fprintf(stderr, "linewatchd: cannot make a salt: %s\n", strerror(errno));
+		return 1;
+	}
+	h = crypt(pw, salt);
+	free(salt);
+	explicit_bzero(pw, sizeof(pw));
+	explicit_bzero(pw2, sizeof(pw2));
+	if (h == NULL || h[0] == '*') {
+		fprintf(stderr, "linewatchd: crypt failed\n");
+		return 1;
+	}
+	printf("%s\n", h);
+	return 0;
+}
+
+static int
+prepare_state_dir(const struct lw_config *cfg, const struct passwd *pw)
+{
+	char probe[4096];
+	int fd;
+
+	if (mkdir(cfg->state_dir, 0750) == -1 && errno != EEXIST) {
+		log_warn("state-dir %s cannot be created", cfg->state_dir);
+		return -1;
+	}
+	if (pw != NULL && chown(cfg->state_dir, pw->pw_uid, pw->pw_gid) == -1) {
+		log_warn("state-dir %s cannot be given to user %s", cfg->state_dir, pw->pw_name);
+		return -1;
+	}
+	snprintf(probe, sizeof(probe), "%s/.write-test", cfg->state_dir);
+	fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd == -1) {
+		log_warn("state-dir %s is not writable (fix its owner or permissions, or set "
+		    "state-dir)", cfg->state_dir);
+		return -1;
+	}
+	close(fd);
+	unlink(probe);
+	return 0;
+}
+
+static void
+drop_privileges(const struct passwd *pw)
+{
+	if (setgroups(1, &pw->pw_gid) == -1 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) ==
+	    -1 || setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("cannot drop privileges to user %s", pw->pw_name);
+	/* Verify: getting root back must be impossible. */
+	if (pw->pw_uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
+		fatalx("privileges were not dropped: still able to become root");
+	log_info("running as user %s", pw->pw_name);
+}
+
+static void
+health_cb(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct lwd *d = arg;
+	json_t *j;
+
+	if (rest[0] != '\0') {
+		http_reply_error(req, 404, "no such page");
+		return;
+	}
+	j = json_pack("{s:s, s:s, s:s, s:I, s:{s:s, s:I, s:i, s:b, s:i, s:i}}", "status", "ok",
+	    "version", LW_VERSION, "site", d->cfg->site, "uptime_s",
+	    (json_int_t)(time(NULL) - d->started), "config", "file", d->cfg->file, "loaded",
+	    (json_int_t)d->loaded, "reloads", (int)d->reloads, "last_reload_failed",
+	    d->reload_failed, "devices", (int)d->cfg->ndevices, "links", (int)d->cfg->nlinks);
+	http_reply_json(req, 200, j);
+}
+
+static int
+modules_start(struct lwd *d)
+{
+	/* MODULES: start (before privileges are dropped; return -1 on failure) */
+	return 0;
+}
+
+static void
+modules_reload(struct lwd *d, struct lw_config *ncfg)
+{
+	/* MODULES: reload (each module switches to ncfg) */
+	(void)d;
+	(void)ncfg;
+}
+
+static void
+modules_stop(struct lwd *d)
+{
+	/* MODULES: stop (reverse order of start) */
+	(void)d;
+}
+
+static void
+reload(struct lwd *d)
+{
+	struct lw_config *ncfg;
+	int nerr = 0;
+
+	log_info("reloading %s", d->cfgpath);
+	ncfg = config_load(d->cfgpath, log_error_cb, &nerr);
+	if (ncfg != NULL && check_modules(ncfg, log_error_cb, &nerr) > 0) {
+		config_free(ncfg);
+		ncfg = NULL;
+	}
+	if (ncfg == NULL) {
+		log_error("configuration %s has errors: keeping the running configuration",
+		    d->cfgpath);
+		d->reload_failed = 1;
+		return;
+	}
+	if (ncfg->http.nlisten != d->cfg->http.nlisten)
+		log_warnx("http listen changes take effect at the next restart");
+	if (ncfg->user && (!d->cfg->user || strcmp(ncfg->user, d->cfg->user) != 0))
+		log_warnx("user changes take effect at the next restart");
+	log_setlevel(ncfg->log_level);
+	modules_reload(d, ncfg);
+	http_set_config(d->http, ncfg);
+	config_free(d->cfg);
+	d->cfg = ncfg;
+	d->loaded = time(NULL);
+	d->reloads++;
+	d->reload_failed = 0;
+	log_info("configuration reloaded: %zu devices, %zu links", ncfg->ndevices, ncfg->nlinks);
+}
+
+static void
+on_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	struct lwd *d = arg;
+
+	if (sig == SIGHUP) {
+		reload(d);
+		return;
+	}
+	log_info("received signal %d, shutting down", (int)sig);
+	event_base_loopexit(d->base, NULL);
+}
+
+static void
+detach(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid == -1)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() == -1)
+		fatal("setsid");
+	pid = fork();
+	if (pid == -1)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	fd = open("/dev/null", O_RDWR);
+	if (fd != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+}
+
+static void
+setup_signals(struct lwd *d)
+{
+	signal(SIGPIPE, SIG_IGN);
+	d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
+	d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
+	d->ev_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
+	if (!d->ev_term || !d->ev_int || !d->ev_hup || evsignal_add(d->ev_term, NULL) ||
+	    evsignal_add(d->ev_int, NULL) || evsignal_add(d->ev_hup, NULL))
+		fatalx("cannot set up signal handling");
+}
+
+static void
+teardown(struct lwd *d)
+{
+	modules_stop(d);
+	http_free(d->http);
+	state_free(d->state);
+	sample_bus_free(d->bus);
+	if (d->ev_term)
+		event_free(d->ev_term);
+	if (d->ev_int)
+		event_free(d->ev_int);
+	if (d->ev_hup)
+		event_free(d->ev_hup);
+	event_base_free(d->base);
+	pidfile_remove(d->pidfile);
+	config_free(d->cfg);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "suggest-config", no_argument, NULL, 'S' },
+		{ "hash-password", no_argument, NULL, 'H' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct lwd d = { .cfgpath = LW_SYSCONFDIR "/linewatch.conf" };
+	int foreground = 0, debug = 0, checkonly = 0, ch, nerr = 0;
+	struct passwd *pw = NULL;
+
+	while ((ch = getopt_long(argc, argv, "fdc:tV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			foreground = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'c':
+			d.cfgpath = optarg;
+			break;
+		case 't':
+			checkonly = 1;
+			break;
+		case 'V':
+			printf("linewatchd %s\n", LW_VERSION);
+			return 0;
+		case 'S':
+			return suggest_config(stdout);
+		case 'H':
+			return hash_password();
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	log_init(1, debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	d.cfg = config_load(d.cfgpath, print_error, &nerr);
+	if (d.cfg != NULL)
+		check_modules(d.cfg, print_error, &nerr);
+	if (nerr > 0 || d.cfg == NULL) {
+		fprintf(stderr, "linewatchd: %d error%s in %s\n", nerr ? nerr : 1,
+		    nerr == 1 ? "" : "s", d.cfgpath);
+		config_free(d.cfg);
+		return 1;
+	}
+	if (checkonly) {
+		printf("configuration OK\n");
+		config_free(d.cfg);
+		return 0;
+	}
+	if (!debug)
+		log_setlevel(d.cfg->log_level);
+	if (d.cfg->user != NULL && (pw = getpwnam(d.cfg->user)) == NULL)
+		fatalx("user \"%s\" (from %s) does not exist: create it (adduser --system %s) or "
+		    "change user =", d.cfg->user, d.cfgpath, d.cfg->user);
+	if (prepare_state_dir(d.cfg, pw) != 0)
+		fatalx("cannot use state-dir %s", d.cfg->state_dir);
+
+	if (!foreground) {
+		detach();
+		log_init(0, debug ? LOG_LVL_DEBUG : d.cfg->log_level);
+	}
+	d.pidfile = pidfile_create(d.cfg->pidfile);
+	if (d.pidfile == NULL)
+		fatalx("not starting (pidfile %s)", d.cfg->pidfile);
+
+	d.started = d.loaded = time(NULL);
+	if ((d.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if ((d.bus = sample_bus_new()) == NULL || (d.state = state_new(d.bus)) == NULL)
+		fatalx("out of memory");
+	d.http = http_new(d.base, d.cfg);
+	if (d.http == NULL) {
+		pidfile_remove(d.pidfile);
+		fatalx("cannot start the HTTP server");
+	}
+	http_route(d.http, "/api/v1/health", health_cb, &d);
+	if (modules_start(&d) != 0) {
+		teardown(&d);
+		fatalx("start-up failed");
+	}
+	if (pw != NULL)
+		drop_privileges(pw);
+	setup_signals(&d);
+	log_info("linewatchd %s started: site \"%s\", %zu devices, %zu links", LW_VERSION,
+	    d.cfg->site, d.cfg->ndevices, d.cfg->nlinks);
+
+	event_base_dispatch(d.base);
+
+	teardown(&d);
+	log_info("linewatchd stopped");
+	return 0;
+}
