@@ -136,6 +136,51 @@ free_lines(struct errctx *ec)
 	free(ec->lines);
 }
 
+/* libconfuse accepts a file that ends inside a section; refuse it and name
+ * the line of the '{' that was never closed. */
+static void
+check_braces(struct errctx *ec)
+{
+	int stack[64], depth = 0, in_comment = 0;
+
+	for (size_t i = 0; i < ec->nlines; i++) {
+		const char *p = ec->lines[i];
+		int in_str = 0;
+		for (; *p; p++) {
+			if (in_comment) {
+				if (p[0] == '*' && p[1] == '/') {
+					in_comment = 0;
+					p++;
+				}
+				continue;
+			}
+			if (in_str) {
+				if (*p == '\\' && p[1])
+					p++;
+				else if (*p == in_str)
+					in_str = 0;
+				continue;
+			}
+			if (*p == '#' || (p[0] == '/' && p[1] == '/'))
+				break;
+			if (p[0] == '/' && p[1] == '*') {
+				in_comment = 1;
+				p++;
+			} else if (*p == '"' || *p == '\'')
+				in_str = *p;
+			else if (*p == '{') {
+				if (depth < 64)
+					stack[depth] = (int)i + 1;
+				depth++;
+			} else if (*p == '}' && depth > 0)
+				depth--;
+		}
+	}
+	if (depth > 0)
+		report(ec, depth <= 64 ? stack[depth - 1] : 1,
+		    "this '{' is never closed: add the missing '}'");
+}
+
 /* --- typed option callbacks: value stored as a malloc'd number ---------- */
 
 static int
@@ -1345,6 +1390,7 @@ config_load(const char *path, config_error_cb errcb, void *arg)
 		return NULL;
 	}
 
+	check_braces(&ec);
 	c = xcalloc(1, sizeof(*c));
 	c->file = dupstr(path);
 	read_root(&ec, cfg, c);

@@ -1,0 +1,197 @@
+"""Start and stop a real linewatchd for system tests.
+
+    from lwd import Daemon
+    with Daemon(tmp_path, body='device "r" { ... }') as d:   # writes the config, starts, waits
+        d.get("/api/v1/health")                               # JSON
+        d.wait_for(lambda: d.get("/api/v1/probes")["probes"], timeout=20, what="probe results")
+
+The daemon is build-san/linewatchd (LW_BUILD overrides the build dir), run with
+-f, its stderr in tmp_path/linewatchd.log.  `netns` runs it inside a lab
+namespace.  The HTTP port is picked free on 127.0.0.1 unless `listen` is given.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(REPO, os.environ.get("LW_BUILD", "build-san"))
+LINEWATCHD = os.path.join(BUILD, "linewatchd")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout=10.0, what="condition", interval=0.1):
+    """Poll pred() until it returns a truthy value; raise with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - keep polling, report the last one
+            last_exc = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                         + (f" (last error: {last_exc!r})" if last_exc else ""))
+
+
+class Daemon:
+    def __init__(self, tmp_path, body="", site="test site", netns=None, listen=None,
+                 extra_top="", env=None, args=()):
+        self.dir = str(tmp_path)
+        self.state = os.path.join(self.dir, "state")
+        self.pidfile = os.path.join(self.dir, "linewatchd.pid")
+        self.conf = os.path.join(self.dir, "linewatch.conf")
+        self.log = os.path.join(self.dir, "linewatchd.log")
+        self.netns = netns
+        self.port = free_port() if listen is None else int(listen.rsplit(":", 1)[1])
+        self.listen = listen or f"127.0.0.1:{self.port}"
+        self.host = self.listen.rsplit(":", 1)[0].strip("[]")
+        self.site = site
+        self.extra_top = extra_top
+        self.env = env
+        self.args = list(args)
+        self.proc = None
+        self.write_config(body)
+
+    def config_text(self, body):
+        return (
+            f'site = "{self.site}"\n'
+            f'state-dir = "{self.state}"\n'
+            f'pidfile = "{self.pidfile}"\n'
+            f'plugin-dir = "{BUILD}/plugins"\n'
+            f'web-dir = "{REPO}/web"\n'
+            f'profile-dir = "{REPO}/etc/profiles"\n'
+            f'log-level = "debug"\n'
+            f'{self.extra_top}\n'
+            f'http {{\n    listen = {{ "{self.listen}" }}\n}}\n'
+            f'{body}\n')
+
+    def write_config(self, body):
+        with open(self.conf, "w") as f:
+            f.write(self.config_text(body))
+
+    def cmd(self):
+        c = [LINEWATCHD, "-f", "-c", self.conf] + self.args
+        if self.netns:
+            c = ["ip", "netns", "exec", self.netns] + c
+        return c
+
+    def start(self, wait=True):
+        env = dict(os.environ)
+        env.update(self.env or {})
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.cmd(), stdout=self.logf, stderr=subprocess.STDOUT,
+                                     env=env, start_new_session=True)
+        if wait:
+            wait_for(lambda: self.alive_or_raise() and self.health(), timeout=20,
+                     what="linewatchd health endpoint")
+        return self
+
+    def alive_or_raise(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"linewatchd exited with {self.proc.returncode}:\n"
+                                 + self.read_log()[-3000:])
+        return True
+
+    def read_log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def url(self, path):
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
+
+    def request(self, path, data=None, method=None, headers=None):
+        """Returns (status, headers, body bytes); never raises for HTTP errors."""
+        req = urllib.request.Request(self.url(path), data=data, method=method,
+                                     headers=headers or {})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(req, timeout=10) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def get(self, path, expect=200):
+        if self.netns:
+            out = subprocess.run(["ip", "netns", "exec", self.netns, "curl", "-s", "--noproxy",
+                                  "*", "-w", "\n%{http_code}", self.url(path)],
+                                 capture_output=True, text=True, timeout=15)
+            body, _, code = out.stdout.rpartition("\n")
+            assert int(code) == expect, f"GET {path}: {code} {body}"
+            return json.loads(body)
+        status, _, body = self.request(path)
+        assert status == expect, f"GET {path}: {status} {body[:500]!r}"
+        return json.loads(body)
+
+    def health(self):
+        return self.get("/api/v1/health")
+
+    def wait_for(self, pred, timeout=10.0, what="condition"):
+        def checked():
+            self.alive_or_raise()
+            return pred()
+        return wait_for(checked, timeout=timeout, what=what)
+
+    def signal(self, sig):
+        os.kill(self.pid(), sig)
+
+    def pid(self):
+        return self.proc.pid  # `ip netns exec` execs the daemon: same pid
+
+    def stop(self, timeout=10):
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("linewatchd did not stop within %ss of SIGTERM" % timeout)
+        finally:
+            self.logf.close()
+
+    def kill9(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.logf.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        try:
+            rc = self.stop()
+        except AssertionError:
+            if exc[0] is None:
+                raise
+            return False
+        if exc[0] is None:
+            log = self.read_log()
+            assert "ERROR: AddressSanitizer" not in log, log[-4000:]
+            assert "runtime error:" not in log, log[-4000:]
+            assert "LeakSanitizer" not in log, log[-4000:]
+            assert rc == 0, f"linewatchd exited {rc}:\n{log[-3000:]}"
+        return False
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=kw.pop("timeout", 60), **kw)
