@@ -110,7 +110,7 @@ fuzz: $(FUZZ_BINS)
 
 check: deps
 	$(MAKE) --no-print-directory SAN=1 unit
-	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory fuzz all
 	@$(SUDO) env SAN_BUILD=build-san FUZZ_BUILD=$(BUILD) bash tests/run.sh
 
 demo: deps all

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "config.h"
 #include "http.h"
@@ -403,6 +404,9 @@ main(int argc, char *argv[])
 		fatalx("not starting (pidfile %s)", d.cfg->pidfile);
 
 	d.started = d.loaded = time(NULL);
+	/* Worker threads (RRD writer, database, capture) wake the loop. */
+	if (evthread_use_pthreads() != 0)
+		fatalx("libevent has no pthreads support");
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((d.bus = sample_bus_new()) == NULL || (d.state = state_new(d.bus)) == NULL)
