@@ -28,6 +28,8 @@
 #include "state.h"
 #include "suggest.h"
 /* MODULES: includes */
+#include "api_probes.h"
+#include "probe.h"
 
 #ifndef LW_SYSCONFDIR
 #define LW_SYSCONFDIR "/etc/linewatch"
@@ -47,6 +49,7 @@ struct lwd {
 	unsigned reloads;
 	int reload_failed;
 	/* MODULES: fields */
+	struct probe_engine *probes;
 };
 
 static void
@@ -89,6 +92,7 @@ static int
 check_modules(const struct lw_config *cfg, config_error_cb cb, int *nerr)
 {
 	/* MODULES: config checks (each adds its error count to *nerr) */
+	*nerr += probe_check_config(cfg, cb, NULL);
 	(void)cfg;
 	(void)cb;
 	return *nerr;
@@ -208,6 +212,9 @@ static int
 modules_start(struct lwd *d)
 {
 	/* MODULES: start (before privileges are dropped; return -1 on failure) */
+	if ((d->probes = probe_engine_new(d->base, d->bus, d->cfg)) == NULL)
+		return -1;
+	api_probes_register(d->http, d->state, (const struct lw_config *const *)&d->cfg);
 	return 0;
 }
 
@@ -215,6 +222,7 @@ static void
 modules_reload(struct lwd *d, struct lw_config *ncfg)
 {
 	/* MODULES: reload (each module switches to ncfg) */
+	probe_engine_reload(d->probes, ncfg);
 	(void)d;
 	(void)ncfg;
 }
@@ -223,6 +231,8 @@ static void
 modules_stop(struct lwd *d)
 {
 	/* MODULES: stop (reverse order of start) */
+	probe_engine_free(d->probes);
+	d->probes = NULL;
 	(void)d;
 }
 
