@@ -27,6 +27,8 @@
 #include "sample.h"
 #include "state.h"
 #include "suggest.h"
+#include "auth.h"
+#include "static_files.h"
 /* MODULES: includes */
 #include "api_probes.h"
 #include "probe.h"
@@ -48,6 +50,8 @@ struct lwd {
 	time_t loaded;
 	unsigned reloads;
 	int reload_failed;
+	struct auth *auth;
+	struct static_files *static_files;
 	/* MODULES: fields */
 	struct probe_engine *probes;
 };
@@ -212,6 +216,10 @@ static int
 modules_start(struct lwd *d)
 {
 	/* MODULES: start (before privileges are dropped; return -1 on failure) */
+	d->auth = auth_new(d->base, d->http, d->cfg);
+	d->static_files = static_files_new(d->http, (const struct lw_config *const *)&d->cfg);
+	if (d->auth == NULL || d->static_files == NULL)
+		return -1;
 	if ((d->probes = probe_engine_new(d->base, d->bus, d->cfg)) == NULL)
 		return -1;
 	api_probes_register(d->http, d->state, (const struct lw_config *const *)&d->cfg);
@@ -222,6 +230,7 @@ static void
 modules_reload(struct lwd *d, struct lw_config *ncfg)
 {
 	/* MODULES: reload (each module switches to ncfg) */
+	auth_reload(d->auth, ncfg);
 	probe_engine_reload(d->probes, ncfg);
 	(void)d;
 	(void)ncfg;
@@ -231,6 +240,8 @@ static void
 modules_stop(struct lwd *d)
 {
 	/* MODULES: stop (reverse order of start) */
+	static_files_free(d->static_files);
+	auth_free(d->auth);
 	probe_engine_free(d->probes);
 	d->probes = NULL;
 	(void)d;

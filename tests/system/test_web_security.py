@@ -1,0 +1,125 @@
+"""Login, sessions, CSRF, rate limiting, static files and traversal refusal."""
+import http.client
+import subprocess
+import urllib.parse
+
+import pytest
+
+from lwd import LINEWATCHD, Daemon
+
+
+def make_hash(pw):
+    r = subprocess.run([LINEWATCHD, "--hash-password"], input=pw + "\n", capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def tech_hash():
+    return make_hash("s3cret-password")
+
+
+def raw(d, method, path, body=None, headers=None):
+    c = http.client.HTTPConnection(d.host, d.port, timeout=10)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    hdrs = r.getheaders()
+    c.close()
+    return r.status, hdrs, data
+
+
+def header(hdrs, name):
+    return [v for k, v in hdrs if k.lower() == name.lower()]
+
+
+def login(d, user, pw):
+    body = urllib.parse.urlencode({"user": user, "password": pw, "next": "/tickets"})
+    return raw(d, "POST", "/login", body,
+               {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def test_login_sets_safe_cookie_and_logout_needs_csrf(tmp_path, tech_hash):
+    body = f'web-user "tech" {{ hash = "{tech_hash}" }}\n'
+    with Daemon(tmp_path, body=body) as d:
+        status, hdrs, page = raw(d, "GET", "/login")
+        assert status == 200 and b"<form" in page
+        status, hdrs, _ = login(d, "tech", "wrong")
+        assert status == 401
+        assert not header(hdrs, "Set-Cookie")
+        status, hdrs, _ = login(d, "tech", "s3cret-password")
+        assert status == 303, hdrs
+        assert header(hdrs, "Location") == ["/tickets"]
+        cookie = header(hdrs, "Set-Cookie")[0]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+        assert "Secure" not in cookie  # plain HTTP here; Secure under TLS
+        token = cookie.split(";")[0]
+        # The login page (any page) of a logged-in user carries the CSRF token.
+        status, hdrs, page = raw(d, "GET", "/login", headers={"Cookie": token})
+        assert b'name="csrf-token"' in page and b"tech" in page
+        csrf = page.split(b'name="csrf-token" content="')[1].split(b'"')[0].decode()
+        # Logout without the token does not end the session.
+        raw(d, "POST", "/logout", "", {"Cookie": token,
+                                        "Content-Type": "application/x-www-form-urlencoded"})
+        status, hdrs, page = raw(d, "GET", "/login", headers={"Cookie": token})
+        assert b'name="csrf-token"' in page
+        raw(d, "POST", "/logout", urllib.parse.urlencode({"csrf": csrf}),
+            {"Cookie": token, "Content-Type": "application/x-www-form-urlencoded"})
+        status, hdrs, page = raw(d, "GET", "/login", headers={"Cookie": token})
+        assert b'name="csrf-token"' not in page
+        log = d.read_log()
+        assert 'login failed for user "tech"' in log
+        assert "s3cret-password" not in log
+
+
+def test_failed_logins_are_rate_limited(tmp_path, tech_hash):
+    body = f'web-user "tech" {{ hash = "{tech_hash}" }}\n'
+    with Daemon(tmp_path, body=body) as d:
+        codes = [login(d, "tech", f"bad{i}")[0] for i in range(5)]
+        assert codes == [401] * 5
+        status, hdrs, _ = login(d, "tech", "s3cret-password")
+        assert status == 429
+        assert header(hdrs, "Retry-After")
+        assert "refused" in d.read_log()
+
+
+def test_no_users_page_says_how_to_add_one(tmp_path):
+    with Daemon(tmp_path) as d:
+        status, _, page = raw(d, "GET", "/login")
+        assert b"--hash-password" in page and b"web-user" in page
+
+
+def test_static_files_and_traversal(tmp_path):
+    with Daemon(tmp_path) as d:
+        status, hdrs, body = raw(d, "GET", "/static/style.css")
+        assert status == 200 and header(hdrs, "Content-Type")[0].startswith("text/css")
+        assert header(hdrs, "X-Content-Type-Options") == ["nosniff"]
+        for path in ["/static/../daemon/main.c", "/static/..%2f..%2fMakefile",
+                     "/static/%2e%2e/%2e%2e/etc/passwd", "/static/%2E%2E%2F%2E%2E%2FMakefile",
+                     "/static/./style.css", "/static//etc/passwd", "/static/..\\Makefile",
+                     "/static/%00style.css", "/static/style.css%00.png",
+                     "/static/....//Makefile", "/static/"]:
+            status, _, body = raw(d, "GET", path)
+            assert status == 404, path
+            assert b"#include" not in body and b"root:" not in body
+        status, _, _ = raw(d, "POST", "/static/style.css", "")
+        assert status in (404, 405)
+
+
+def test_security_headers_and_limits(tmp_path):
+    with Daemon(tmp_path) as d:
+        status, hdrs, _ = raw(d, "GET", "/login")
+        csp = header(hdrs, "Content-Security-Policy")[0]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert header(hdrs, "X-Content-Type-Options") == ["nosniff"]
+        # Oversized header and body are refused, and the daemon keeps serving.
+        status, _, _ = raw(d, "GET", "/api/v1/health", headers={"X-Big": "a" * 20000})
+        assert status in (400, 413, 431)
+        status, _, _ = raw(d, "POST", "/login", "a" * 100000,
+                           {"Content-Type": "application/x-www-form-urlencoded"})
+        assert status in (400, 413)
+        status, _, _ = raw(d, "PUT", "/api/v1/health", "x")
+        assert status in (405, 501)
+        assert d.get("/api/v1/health")["status"] == "ok"
