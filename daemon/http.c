@@ -8,7 +8,12 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -31,9 +36,51 @@ struct lw_http {
 	const struct lw_config *cfg;
 	struct route *routes;
 	size_t nroutes;
+	SSL_CTX *tls; /* NULL: plain HTTP */
 	unsigned long requests;
 	unsigned long not_found;
 };
+
+/* Every connection gets its own TLS session over the listener's socket. */
+static struct bufferevent *
+tls_bevcb(struct event_base *base, void *arg)
+{
+	SSL_CTX *ctx = arg;
+	SSL *ssl = SSL_new(ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+}
+
+static SSL_CTX *
+tls_setup(const struct lw_config *cfg)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	unsigned long e;
+
+	if (ctx == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->http.tls_cert) != 1) {
+		e = ERR_get_error();
+		log_warnx("http: cannot load tls-cert %s: %s", cfg->http.tls_cert,
+		    ERR_reason_error_string(e));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->http.tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		e = ERR_get_error();
+		log_warnx("http: cannot load tls-key %s (or it does not match tls-cert): %s",
+		    cfg->http.tls_key, ERR_reason_error_string(e));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
 
 /* Split "ADDR:PORT" / "[ADDR6]:PORT" (config.c has validated it). */
 static int
@@ -220,6 +267,13 @@ http_new(struct event_base *base, const struct lw_config *cfg)
 	evhttp_set_timeout(h->http, HTTP_TIMEOUT_S);
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(h->http, dispatch, h);
+	if (cfg->http.tls_cert != NULL) {
+		if ((h->tls = tls_setup(cfg)) == NULL) {
+			http_free(h);
+			return NULL;
+		}
+		evhttp_set_bevcb(h->http, tls_bevcb, h->tls);
+	}
 	for (size_t i = 0; i < cfg->http.nlisten; i++) {
 		const char *l = cfg->http.listen[i];
 		if (split_listen(l, host, sizeof(host), &port) != 0 ||
@@ -229,7 +283,7 @@ http_new(struct event_base *base, const struct lw_config *cfg)
 			http_free(h);
 			return NULL;
 		}
-		log_info("http: listening on %s", l);
+		log_info("http: listening on %s%s", h->tls ? "https://" : "http://", l);
 	}
 	return h;
 }
@@ -247,6 +301,8 @@ http_free(struct lw_http *h)
 		return;
 	if (h->http)
 		evhttp_free(h->http);
+	if (h->tls)
+		SSL_CTX_free(h->tls);
 	for (size_t i = 0; i < h->nroutes; i++)
 		free(h->routes[i].prefix);
 	free(h->routes);

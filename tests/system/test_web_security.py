@@ -123,3 +123,54 @@ def test_security_headers_and_limits(tmp_path):
         status, _, _ = raw(d, "PUT", "/api/v1/health", "x")
         assert status in (405, 501)
         assert d.get("/api/v1/health")["status"] == "ok"
+
+
+def test_tls_listener_and_secure_cookie(tmp_path, tech_hash):
+    import ssl
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost"],
+                   check=True, capture_output=True)
+    d = Daemon(tmp_path, body=f'web-user "tech" {{ hash = "{tech_hash}" }}\n')
+    text = open(d.conf).read().replace(
+        "http {\n", f'http {{\n    tls-cert = "{cert}"\n    tls-key = "{key}"\n')
+    open(d.conf, "w").write(text)
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = False
+
+    def https(method, path, body=None, headers=None):
+        c = http.client.HTTPSConnection("127.0.0.1", d.port, timeout=10, context=ctx)
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        out = (r.status, r.getheaders(), r.read())
+        c.close()
+        return out
+
+    d.start(wait=False)
+    try:
+        from lwd import wait_for
+        wait_for(lambda: d.alive_or_raise() and https("GET", "/api/v1/health")[0] == 200, 20,
+                 "HTTPS health")
+        body = urllib.parse.urlencode({"user": "tech", "password": "s3cret-password"})
+        status, hdrs, _ = https("POST", "/login", body,
+                                {"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 303
+        assert "Secure" in header(hdrs, "Set-Cookie")[0]
+        # Plain HTTP on the TLS port gets nothing useful.
+        try:
+            st, _, _ = raw(d, "GET", "/api/v1/health")
+            assert st != 200
+        except (http.client.HTTPException, ConnectionError, OSError):
+            pass
+    finally:
+        assert d.stop() == 0
+
+
+def test_bad_tls_key_is_a_clear_startup_error(tmp_path):
+    d = Daemon(tmp_path)
+    text = open(d.conf).read().replace(
+        "http {\n", 'http {\n    tls-cert = "/nonexistent/cert.pem"\n    tls-key = "/nonexistent/key.pem"\n')
+    open(d.conf, "w").write(text)
+    r = subprocess.run(d.cmd(), capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0
+    assert "tls-cert /nonexistent/cert.pem" in r.stderr
