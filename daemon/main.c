@@ -30,6 +30,8 @@
 #include "auth.h"
 #include "static_files.h"
 /* MODULES: includes */
+#include "api_devices.h"
+#include "snmp_poll.h"
 #include "api_probes.h"
 #include "probe.h"
 
@@ -53,6 +55,7 @@ struct lwd {
 	struct auth *auth;
 	struct static_files *static_files;
 	/* MODULES: fields */
+	struct snmp_poller *snmp;
 	struct probe_engine *probes;
 };
 
@@ -96,6 +99,7 @@ static int
 check_modules(const struct lw_config *cfg, config_error_cb cb, int *nerr)
 {
 	/* MODULES: config checks (each adds its error count to *nerr) */
+	*nerr += snmp_poller_check(cfg, cb, NULL);
 	*nerr += probe_check_config(cfg, cb, NULL);
 	(void)cfg;
 	(void)cb;
@@ -223,6 +227,9 @@ modules_start(struct lwd *d)
 	if ((d->probes = probe_engine_new(d->base, d->bus, d->cfg)) == NULL)
 		return -1;
 	api_probes_register(d->http, d->state, (const struct lw_config *const *)&d->cfg);
+	if ((d->snmp = snmp_poller_new(d->base, d->bus, d->cfg)) == NULL)
+		return -1;
+	api_devices_register(d->http, d->state, (const struct lw_config *const *)&d->cfg);
 	return 0;
 }
 
@@ -230,6 +237,7 @@ static void
 modules_reload(struct lwd *d, struct lw_config *ncfg)
 {
 	/* MODULES: reload (each module switches to ncfg) */
+	snmp_poller_reload(d->snmp, ncfg);
 	auth_reload(d->auth, ncfg);
 	probe_engine_reload(d->probes, ncfg);
 	(void)d;
@@ -240,6 +248,8 @@ static void
 modules_stop(struct lwd *d)
 {
 	/* MODULES: stop (reverse order of start) */
+	snmp_poller_free(d->snmp);
+	d->snmp = NULL;
 	static_files_free(d->static_files);
 	auth_free(d->auth);
 	probe_engine_free(d->probes);
