@@ -29,6 +29,8 @@
 #include "suggest.h"
 #include "auth.h"
 #include "static_files.h"
+#include "graph.h"
+#include "rrd_store.h"
 /* MODULES: includes */
 #include "api_devices.h"
 #include "snmp_poll.h"
@@ -54,6 +56,8 @@ struct lwd {
 	int reload_failed;
 	struct auth *auth;
 	struct static_files *static_files;
+	struct graph *graph;
+	struct rrd_store *rrd;
 	/* MODULES: fields */
 	struct snmp_poller *snmp;
 	struct probe_engine *probes;
@@ -219,17 +223,23 @@ health_cb(struct evhttp_request *req, const char *rest, void *arg)
 static int
 modules_start(struct lwd *d)
 {
-	/* MODULES: start (before privileges are dropped; return -1 on failure) */
+	const struct lw_config *const *cfgp = (const struct lw_config *const *)&d->cfg;
+
+	/* MODULES: start (before privileges are dropped; return -1 on failure).
+	 * Consumers first, so they see the sources' first samples. */
+	if ((d->rrd = rrd_store_new(d->base, d->bus, d->cfg)) == NULL)
+		return -1;
 	d->auth = auth_new(d->base, d->http, d->cfg);
-	d->static_files = static_files_new(d->http, (const struct lw_config *const *)&d->cfg);
-	if (d->auth == NULL || d->static_files == NULL)
+	d->static_files = static_files_new(d->http, cfgp);
+	d->graph = graph_new(d->base, d->http, cfgp);
+	if (d->auth == NULL || d->static_files == NULL || d->graph == NULL)
 		return -1;
 	if ((d->probes = probe_engine_new(d->base, d->bus, d->cfg)) == NULL)
 		return -1;
-	api_probes_register(d->http, d->state, (const struct lw_config *const *)&d->cfg);
+	api_probes_register(d->http, d->state, cfgp);
 	if ((d->snmp = snmp_poller_new(d->base, d->bus, d->cfg)) == NULL)
 		return -1;
-	api_devices_register(d->http, d->state, (const struct lw_config *const *)&d->cfg);
+	api_devices_register(d->http, d->state, cfgp);
 	return 0;
 }
 
@@ -237,24 +247,25 @@ static void
 modules_reload(struct lwd *d, struct lw_config *ncfg)
 {
 	/* MODULES: reload (each module switches to ncfg) */
-	snmp_poller_reload(d->snmp, ncfg);
+	rrd_store_reload(d->rrd, ncfg);
 	auth_reload(d->auth, ncfg);
 	probe_engine_reload(d->probes, ncfg);
-	(void)d;
-	(void)ncfg;
+	snmp_poller_reload(d->snmp, ncfg);
 }
 
 static void
 modules_stop(struct lwd *d)
 {
-	/* MODULES: stop (reverse order of start) */
+	/* MODULES: stop (sources first, then consumers, then the web) */
 	snmp_poller_free(d->snmp);
 	d->snmp = NULL;
-	static_files_free(d->static_files);
-	auth_free(d->auth);
 	probe_engine_free(d->probes);
 	d->probes = NULL;
-	(void)d;
+	rrd_store_free(d->rrd);
+	d->rrd = NULL;
+	graph_free(d->graph);
+	static_files_free(d->static_files);
+	auth_free(d->auth);
 }
 
 static void
