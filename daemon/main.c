@@ -30,6 +30,8 @@
 #include "auth.h"
 #include "static_files.h"
 #include "graph.h"
+#include "metrics.h"
+#include "pages.h"
 #include "rrd_store.h"
 /* MODULES: includes */
 #include "api_devices.h"
@@ -57,6 +59,8 @@ struct lwd {
 	struct auth *auth;
 	struct static_files *static_files;
 	struct graph *graph;
+	struct pages *pages;
+	struct metrics *metrics;
 	struct rrd_store *rrd;
 	/* MODULES: fields */
 	struct snmp_poller *snmp;
@@ -220,6 +224,38 @@ health_cb(struct evhttp_request *req, const char *rest, void *arg)
 	http_reply_json(req, 200, j);
 }
 
+static void
+rrd_metrics(struct evbuffer *b, void *arg)
+{
+	struct rrd_store_stats st;
+
+	rrd_store_stats(arg, &st);
+	metrics_family(b, "linewatch_rrd_queue_length", "gauge", "Samples waiting for the RRD writer.");
+	metrics_value(b, "linewatch_rrd_queue_length", (double)st.queued, (const char *)NULL);
+	metrics_family(b, "linewatch_rrd_updates_total", "counter", "RRD updates written.");
+	metrics_value(b, "linewatch_rrd_updates_total", (double)st.written, (const char *)NULL);
+	metrics_family(b, "linewatch_rrd_dropped_total", "counter",
+	    "Samples dropped because the RRD queue was full.");
+	metrics_value(b, "linewatch_rrd_dropped_total", (double)st.dropped, (const char *)NULL);
+	metrics_family(b, "linewatch_rrd_errors_total", "counter", "Failed RRD creates or updates.");
+	metrics_value(b, "linewatch_rrd_errors_total", (double)st.errors, (const char *)NULL);
+}
+
+static void
+graph_metrics(struct evbuffer *b, void *arg)
+{
+	struct graph_stats st;
+
+	graph_stats(arg, &st);
+	metrics_family(b, "linewatch_graphs_rendered_total", "counter", "Graphs drawn.");
+	metrics_value(b, "linewatch_graphs_rendered_total", (double)st.rendered, (const char *)NULL);
+	metrics_family(b, "linewatch_graphs_refused_total", "counter",
+	    "Graph requests refused (bad parameters, no history, busy).");
+	metrics_value(b, "linewatch_graphs_refused_total", (double)st.refused, (const char *)NULL);
+	metrics_family(b, "linewatch_graph_queue_length", "gauge", "Graphs waiting to be drawn.");
+	metrics_value(b, "linewatch_graph_queue_length", (double)st.queued, (const char *)NULL);
+}
+
 static int
 modules_start(struct lwd *d)
 {
@@ -233,6 +269,12 @@ modules_start(struct lwd *d)
 	d->static_files = static_files_new(d->http, cfgp);
 	d->graph = graph_new(d->base, d->http, cfgp);
 	if (d->auth == NULL || d->static_files == NULL || d->graph == NULL)
+		return -1;
+	if ((d->pages = pages_new(d->http, d->state, d->auth, cfgp)) == NULL)
+		return -1;
+	if ((d->metrics = metrics_new(d->http, d->state, d->auth, cfgp)) == NULL ||
+	    metrics_add_source(d->metrics, rrd_metrics, d->rrd) != 0 ||
+	    metrics_add_source(d->metrics, graph_metrics, d->graph) != 0)
 		return -1;
 	if ((d->probes = probe_engine_new(d->base, d->bus, d->cfg)) == NULL)
 		return -1;
@@ -263,6 +305,8 @@ modules_stop(struct lwd *d)
 	d->probes = NULL;
 	rrd_store_free(d->rrd);
 	d->rrd = NULL;
+	metrics_free(d->metrics);
+	pages_free(d->pages);
 	graph_free(d->graph);
 	static_files_free(d->static_files);
 	auth_free(d->auth);
