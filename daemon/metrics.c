@@ -163,10 +163,10 @@ render(struct metrics *mt, struct evbuffer *b)
 	    0.001, "Duration of the device's last SNMP poll.");
 	family(mt, b, LW_SUBJ_DEVICE, "linewatch_device_uptime_seconds", "uptime_s", 1,
 	    "Device uptime from sysUpTime.");
-	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_receive_bits_per_second", "in_bps", 1,
-	    "Interface input rate.");
-	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_transmit_bits_per_second", "out_bps",
-	    1, "Interface output rate.");
+	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_receive_bytes_per_second", "in_bps",
+	    0.125, "Interface input rate.");
+	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_transmit_bytes_per_second", "out_bps",
+	    0.125, "Interface output rate.");
 	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_receive_utilization_ratio",
 	    "utilization_in_pct", 0.01, "Input rate over interface speed, 0 to 1.");
 	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_transmit_utilization_ratio",
@@ -175,7 +175,7 @@ render(struct metrics *mt, struct evbuffer *b)
 	    "in_errors_ps", 1, "Interface input errors per second.");
 	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_oper_up", "oper_up", 1,
 	    "1 if the interface's operational status is up.");
-	family(mt, b, LW_SUBJ_CAPTURE, "linewatch_capture_bits_per_second", "total_bps", 1,
+	family(mt, b, LW_SUBJ_CAPTURE, "linewatch_capture_bytes_per_second", "total_bps", 0.125,
 	    "Traffic seen by a capture in its last interval.");
 
 	metrics_family(b, "linewatch_link_sla_ratio", "gauge",
@@ -184,11 +184,11 @@ render(struct metrics *mt, struct evbuffer *b)
 		metrics_value(b, "linewatch_link_sla_ratio", cfg->links[i].sla_pct / 100.0, "link",
 		    cfg->links[i].name, "provider", cfg->links[i].provider, "circuit",
 		    cfg->links[i].circuit, (const char *)NULL);
-	metrics_family(b, "linewatch_link_bandwidth_bits_per_second", "gauge",
+	metrics_family(b, "linewatch_link_bandwidth_bytes_per_second", "gauge",
 	    "The link's contracted bandwidth (0: the interface speed).");
 	for (size_t i = 0; i < cfg->nlinks; i++)
-		metrics_value(b, "linewatch_link_bandwidth_bits_per_second",
-		    (double)cfg->links[i].bandwidth_bps, "link", cfg->links[i].name,
+		metrics_value(b, "linewatch_link_bandwidth_bytes_per_second",
+		    (double)cfg->links[i].bandwidth_bps / 8.0, "link", cfg->links[i].name,
 		    (const char *)NULL);
 
 	for (size_t i = 0; i < mt->nsources; i++)

@@ -96,8 +96,18 @@ class Daemon:
         self.proc = subprocess.Popen(self.cmd(), stdout=self.logf, stderr=subprocess.STDOUT,
                                      env=env, start_new_session=True)
         if wait:
-            wait_for(lambda: self.alive_or_raise() and self.health(), timeout=20,
-                     what="linewatchd health endpoint")
+            deadline = time.monotonic() + 20
+            while True:
+                self.alive_or_raise()  # a daemon that exited fails at once
+                try:
+                    if self.health():
+                        break
+                except Exception:  # noqa: BLE001 - not listening yet
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError("linewatchd health endpoint did not answer in 20 s:\n"
+                                         + self.read_log()[-3000:])
+                time.sleep(0.1)
         return self
 
     def alive_or_raise(self):
