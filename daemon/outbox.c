@@ -100,8 +100,7 @@ op_free(struct op *o)
 }
 
 static int
-exec_op(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *del, sqlite3_stmt *meta,
-    const struct op *o)
+exec_op(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *del, sqlite3_stmt *meta, const struct op *o)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -135,7 +134,7 @@ exec_op(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *del, sqlite3_stmt *meta,
 /* One transaction for the whole batch: one fsync however many items. */
 static int
 run_batch(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *del, sqlite3_stmt *meta,
-    const struct op *batch)
+          const struct op *batch)
 {
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
@@ -158,15 +157,17 @@ worker(void *arg)
 	sqlite3_stmt *ins = NULL, *del = NULL, *meta = NULL;
 
 	if (sqlite3_prepare_v2(ob->db,
-		"INSERT INTO notify_outbox (id, dest, class, created, payload) "
-		"VALUES (?, ?, ?, ?, ?)", -1, &ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(ob->db, "DELETE FROM notify_outbox WHERE id = ?", -1, &del,
-		NULL) != SQLITE_OK ||
+	                       "INSERT INTO notify_outbox (id, dest, class, created, payload) "
+	                       "VALUES (?, ?, ?, ?, ?)",
+	                       -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(ob->db, "DELETE FROM notify_outbox WHERE id = ?", -1, &del, NULL) !=
+	        SQLITE_OK ||
 	    sqlite3_prepare_v2(ob->db,
-		"INSERT OR REPLACE INTO notify_meta (key, value) VALUES (?, ?)", -1, &meta,
-		NULL) != SQLITE_OK)
+	                       "INSERT OR REPLACE INTO notify_meta (key, value) VALUES (?, ?)", -1,
+	                       &meta, NULL) != SQLITE_OK)
 		log_warnx("outbox: cannot prepare statements: %s: notifications are not "
-		    "persisted", sqlite3_errmsg(ob->db));
+		          "persisted",
+		          sqlite3_errmsg(ob->db));
 
 	pthread_mutex_lock(&ob->mu);
 	for (;;) {
@@ -194,7 +195,8 @@ worker(void *arg)
 				usleep(200000);
 		if (rc != 0)
 			log_warnx("outbox: cannot write %s: %s: notifications are sent but would "
-			    "be lost by a restart", ob->path, sqlite3_errmsg(ob->db));
+			          "be lost by a restart",
+			          ob->path, sqlite3_errmsg(ob->db));
 		while (batch) {
 			struct op *n = batch->next;
 			op_free(batch);
@@ -365,8 +367,9 @@ count_drop(struct outbox *ob, struct outbox_queue *q, enum outbox_class cls, int
 	ob->st.dropped[cls]++;
 	q->dropped++;
 	log_warnx("outbox full (%" PRIu64 " notifications): dropped %s #%" PRId64 " for %s "
-	    "(%s drops since start: %" PRIu64 ")", ob->max, outbox_class_name(cls), id, q->name,
-	    outbox_class_name(cls), ob->st.dropped[cls]);
+	          "(%s drops since start: %" PRIu64 ")",
+	          ob->max, outbox_class_name(cls), id, q->name, outbox_class_name(cls),
+	          ob->st.dropped[cls]);
 }
 
 /* The oldest item not being delivered, of the lowest class up to `upto`. */
@@ -457,7 +460,7 @@ outbox_queue_dropped(const struct outbox_queue *q)
 
 static struct outbox_item *
 item_new(struct outbox_queue *q, int64_t id, enum outbox_class cls, int64_t created_ms,
-    const char *payload)
+         const char *payload)
 {
 	struct outbox_item *it = calloc(1, sizeof(*it));
 
@@ -474,7 +477,7 @@ item_new(struct outbox_queue *q, int64_t id, enum outbox_class cls, int64_t crea
 
 struct outbox_item *
 outbox_add(struct outbox *ob, struct outbox_queue *q, enum outbox_class cls, int64_t created_ms,
-    const char *payload)
+           const char *payload)
 {
 	struct outbox_item *it;
 	int64_t id = ob->next_id++;
@@ -487,7 +490,7 @@ outbox_add(struct outbox *ob, struct outbox_queue *q, enum outbox_class cls, int
 	}
 	if ((it = item_new(q, id, cls, created_ms, payload)) == NULL) {
 		log_warnx("outbox: out of memory: %s #%" PRId64 " for %s is lost",
-		    outbox_class_name(cls), id, q->name);
+		          outbox_class_name(cls), id, q->name);
 		ob->st.dropped[cls]++;
 		q->dropped++;
 		return NULL;
@@ -572,7 +575,7 @@ outbox_meta_get(struct outbox *ob, const char *key, char *buf, size_t len)
 	int rc = -1;
 
 	if (sqlite3_prepare_v2(ob->db, "SELECT value FROM notify_meta WHERE key = ?", -1, &s,
-		NULL) != SQLITE_OK)
+	                       NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
@@ -603,23 +606,26 @@ create_schema(struct outbox *ob, char *err, size_t errlen)
 	if (exec_sql(ob, "PRAGMA journal_mode=WAL", err, errlen) != 0 ||
 	    exec_sql(ob, "PRAGMA synchronous=FULL", err, errlen) != 0 ||
 	    exec_sql(ob,
-		"CREATE TABLE IF NOT EXISTS notify_meta ("
-		" key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-		"CREATE TABLE IF NOT EXISTS notify_outbox ("
-		" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-		" dest TEXT NOT NULL,"
-		" class INTEGER NOT NULL,"
-		" created INTEGER NOT NULL,"
-		" payload TEXT NOT NULL);",
-		err, errlen) != 0)
+	             "CREATE TABLE IF NOT EXISTS notify_meta ("
+	             " key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	             "CREATE TABLE IF NOT EXISTS notify_outbox ("
+	             " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	             " dest TEXT NOT NULL,"
+	             " class INTEGER NOT NULL,"
+	             " created INTEGER NOT NULL,"
+	             " payload TEXT NOT NULL);",
+	             err, errlen) != 0)
 		return -1;
 	if (outbox_meta_get(ob, "schema", ver, sizeof(ver)) != 0)
-		return exec_sql(ob,
+		return exec_sql(
+		    ob,
 		    "INSERT INTO notify_meta (key, value) VALUES ('schema', '" OUTBOX_SCHEMA "')",
 		    err, errlen);
 	if (strcmp(ver, OUTBOX_SCHEMA) != 0) {
-		snprintf(err, errlen, "%s: the notification outbox has schema version %s, this "
-		    "linewatchd knows %s (downgrade?)", ob->path, ver, OUTBOX_SCHEMA);
+		snprintf(err, errlen,
+		         "%s: the notification outbox has schema version %s, this "
+		         "linewatchd knows %s (downgrade?)",
+		         ob->path, ver, OUTBOX_SCHEMA);
 		return -1;
 	}
 	return 0;
@@ -631,10 +637,11 @@ high_water(struct outbox *ob)
 	sqlite3_stmt *s;
 	int64_t hw = 0;
 
-	if (sqlite3_prepare_v2(ob->db,
-		"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE "
-		"name = 'notify_outbox'), 0), coalesce((SELECT max(id) FROM notify_outbox), 0))",
-		-1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        ob->db,
+	        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE "
+	        "name = 'notify_outbox'), 0), coalesce((SELECT max(id) FROM notify_outbox), 0))",
+	        -1, &s, NULL) != SQLITE_OK)
 		return 0;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		hw = sqlite3_column_int64(s, 0);
@@ -648,9 +655,9 @@ load(struct outbox *ob, char *err, size_t errlen)
 	sqlite3_stmt *s;
 	int rc;
 
-	if (sqlite3_prepare_v2(ob->db,
-		"SELECT id, dest, class, created, payload FROM notify_outbox ORDER BY id", -1, &s,
-		NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	        ob->db, "SELECT id, dest, class, created, payload FROM notify_outbox ORDER BY id",
+	        -1, &s, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", ob->path, sqlite3_errmsg(ob->db));
 		return -1;
 	}
@@ -667,7 +674,7 @@ load(struct outbox *ob, char *err, size_t errlen)
 			cls = OUTBOX_TICKET;
 		if ((q = outbox_queue(ob, dest)) == NULL ||
 		    (it = item_new(q, sqlite3_column_int64(s, 0), cls, sqlite3_column_int64(s, 3),
-			 payload)) == NULL) {
+		                   payload)) == NULL) {
 			snprintf(err, errlen, "out of memory loading the outbox");
 			sqlite3_finalize(s);
 			return -1;
@@ -688,7 +695,7 @@ static void
 give_files(const char *path)
 {
 	char *copy = strdup(path), name[4096];
-	const char *suffix[] = { "", "-wal", "-shm" };
+	const char *suffix[] = {"", "-wal", "-shm"};
 	struct stat dir;
 
 	if (copy == NULL)
@@ -704,7 +711,7 @@ give_files(const char *path)
 
 struct outbox *
 outbox_open(struct event_base *base, const char *path, uint64_t max, outbox_stored_cb stored_cb,
-    void *arg, char *err, size_t errlen)
+            void *arg, char *err, size_t errlen)
 {
 	struct outbox *ob = calloc(1, sizeof(*ob));
 	size_t n = 0;
@@ -724,9 +731,11 @@ outbox_open(struct event_base *base, const char *path, uint64_t max, outbox_stor
 	pthread_cond_init(&ob->work, NULL);
 	pthread_cond_init(&ob->idle, NULL);
 
-	if (sqlite3_open_v2(path, &ob->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-		SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, ob->db ? sqlite3_errmsg(ob->db) : "cannot open");
+	if (sqlite3_open_v2(path, &ob->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+		         ob->db ? sqlite3_errmsg(ob->db) : "cannot open");
 		goto fail;
 	}
 	sqlite3_busy_timeout(ob->db, OUTBOX_BUSY_MS);
@@ -739,7 +748,7 @@ outbox_open(struct event_base *base, const char *path, uint64_t max, outbox_stor
 		n += q->len;
 	if (n > 0)
 		log_info("outbox: %zu notification%s waiting from before the restart", n,
-		    n == 1 ? "" : "s");
+		         n == 1 ? "" : "s");
 	outbox_set_max(ob, ob->max);
 
 	if (base != NULL && (ob->ev_stored = event_new(base, -1, 0, on_stored, ob)) == NULL) {

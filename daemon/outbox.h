@@ -60,7 +60,7 @@ typedef void (*outbox_stored_cb)(void *arg);
  * start-up.  stored_cb runs on the loop whenever items became stored.
  * NULL with err filled on failure. */
 struct outbox *outbox_open(struct event_base *base, const char *path, uint64_t max,
-    outbox_stored_cb stored_cb, void *arg, char *err, size_t errlen);
+                           outbox_stored_cb stored_cb, void *arg, char *err, size_t errlen);
 /* Let the worker finish every pending write, then close. */
 void outbox_close(struct outbox *ob);
 
@@ -78,7 +78,7 @@ uint64_t outbox_queue_dropped(const struct outbox_queue *q);
 /* Append a copy of payload.  Returns the new item, or NULL when it was
  * itself the one dropped (the outbox is full of more important items). */
 struct outbox_item *outbox_add(struct outbox *ob, struct outbox_queue *q, enum outbox_class cls,
-    int64_t created_ms, const char *payload);
+                               int64_t created_ms, const char *payload);
 
 /* The oldest item of the queue, NULL when empty. */
 struct outbox_item *outbox_head(struct outbox_queue *q);

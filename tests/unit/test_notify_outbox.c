@@ -78,7 +78,7 @@ rows(struct fx *f)
 
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM notify_outbox", -1, &s, NULL),
-	    SQLITE_OK);
+	                 SQLITE_OK);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
@@ -265,14 +265,17 @@ test_bad_files(void **state)
 	assert_non_null(strstr(err, path));
 
 	/* a newer schema */
-	assert_null(outbox_open(f->base, "/nonexistent/dir/x.db", 10, NULL, NULL, err,
-	    sizeof(err)));
+	assert_null(
+	    outbox_open(f->base, "/nonexistent/dir/x.db", 10, NULL, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/dir/x.db"));
 	struct outbox *ob = open_ob(f, 10);
 	outbox_close(ob);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "UPDATE notify_meta SET value = '99' WHERE key = "
-	    "'schema'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "UPDATE notify_meta SET value = '99' WHERE key = "
+	                              "'schema'",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
 	sqlite3_close(db);
 	assert_null(outbox_open(f->base, f->path, 10, NULL, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "schema version 99"));
@@ -282,11 +285,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_order_and_persistence, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stored_callback, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bounds_heartbeats_first, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_purge_and_meta, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_and_persistence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stored_callback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bounds_heartbeats_first, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_and_meta, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
 	};
 
 	log_init(1, LOG_LVL_WARN);
