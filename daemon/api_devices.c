@@ -20,22 +20,22 @@ struct api_devices {
 static struct api_devices api;
 
 static const char *const iface_metrics[] = {
-	"speed_bps",
-	"in_bps",
-	"out_bps",
-	"in_pps",
-	"out_pps",
-	"in_errors_ps",
-	"out_errors_ps",
-	"in_discards_ps",
-	"out_discards_ps",
-	"utilization_in_pct",
-	"utilization_out_pct",
-	"last_change_s",
+    "speed_bps",
+    "in_bps",
+    "out_bps",
+    "in_pps",
+    "out_pps",
+    "in_errors_ps",
+    "out_errors_ps",
+    "in_discards_ps",
+    "out_discards_ps",
+    "utilization_in_pct",
+    "utilization_out_pct",
+    "last_change_s",
 };
 
 static const char *const iface_attrs[] = {
-	"alias", "descr", "ifindex", "oper_status", "admin_status",
+    "alias", "descr", "ifindex", "oper_status", "admin_status",
 };
 
 /* Device text is cleaned by the poller; json_string still refuses invalid
@@ -97,8 +97,9 @@ metrics_json(const struct lw_sample *s)
 	for (size_t i = 0; o != NULL && s != NULL && i < s->nmetrics; i++) {
 		const struct lw_metric *m = &s->metrics[i];
 		json_object_set_new(o, m->name,
-		    json_pack("{s:o, s:o}", "value", m->valid ? json_real(m->value) : json_null(),
-			"unit", jstr(m->unit ? m->unit : "")));
+		                    json_pack("{s:o, s:o}", "value",
+		                              m->valid ? json_real(m->value) : json_null(), "unit",
+		                              jstr(m->unit ? m->unit : "")));
 	}
 	return o;
 }
@@ -115,8 +116,8 @@ device_json(const struct lw_device *d)
 	for (size_t i = 0; profiles && i < d->nprofiles; i++)
 		json_array_append_new(profiles, jstr(d->profiles[i]));
 	o = json_pack("{s:o, s:o, s:i, s:s, s:o}", "name", jstr(d->name), "address",
-	    jstr(d->address), "port", d->port, "snmp", version_name(d->auth.version), "profiles",
-	    profiles ? profiles : json_array());
+	              jstr(d->address), "port", d->port, "snmp", version_name(d->auth.version),
+	              "profiles", profiles ? profiles : json_array());
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "state", jstr(state ? state : "unknown"));

@@ -24,6 +24,6 @@
 
 /* cfgp points at the daemon's current configuration pointer (reloads). */
 void api_devices_register(struct lw_http *h, struct lw_state *st,
-    const struct lw_config *const *cfgp);
+                          const struct lw_config *const *cfgp);
 
 #endif

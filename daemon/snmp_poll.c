@@ -62,17 +62,19 @@ enum anomaly {
 };
 
 static const char *const anomaly_text[AN_MAX] = {
-	[AN_TIMEOUT] = "no response",
-	[AN_AGENT_ERROR] = "agent returned an error",
-	[AN_WRONG_TYPE] = "value of the wrong type",
-	[AN_NO_SUCH] = "object not supported (noSuchObject/noSuchInstance)",
-	[AN_NON_INCREASING] = "table walk returned a non-increasing OID (agent loops); walk stopped",
-	[AN_TOO_MANY_ROWS] = "table larger than " "10000" " rows; walk stopped",
-	[AN_NO_PROGRESS] = "response without usable varbinds; walk stopped",
-	[AN_DUP_NAME] = "two interfaces with the same name; the later one gets #ifIndex",
-	[AN_OVERRUN] = "poll still running when the next was due; poll skipped",
-	[AN_LONG_INDEX] = "row index too long; row skipped",
-	[AN_DISCONTINUITY] = "counter discontinuity; interval left unknown",
+    [AN_TIMEOUT] = "no response",
+    [AN_AGENT_ERROR] = "agent returned an error",
+    [AN_WRONG_TYPE] = "value of the wrong type",
+    [AN_NO_SUCH] = "object not supported (noSuchObject/noSuchInstance)",
+    [AN_NON_INCREASING] = "table walk returned a non-increasing OID (agent loops); walk stopped",
+    [AN_TOO_MANY_ROWS] = "table larger than "
+                         "10000"
+                         " rows; walk stopped",
+    [AN_NO_PROGRESS] = "response without usable varbinds; walk stopped",
+    [AN_DUP_NAME] = "two interfaces with the same name; the later one gets #ifIndex",
+    [AN_OVERRUN] = "poll still running when the next was due; poll skipped",
+    [AN_LONG_INDEX] = "row index too long; row skipped",
+    [AN_DISCONTINUITY] = "counter discontinuity; interval left unknown",
 };
 
 struct cell {
@@ -178,8 +180,8 @@ enum job_kind { JOB_PROBE, JOB_GET, JOB_WALK };
 struct job {
 	enum job_kind kind;
 	int table;
-	size_t gpos;  /* JOB_GET: first gvar of the chunk in flight */
-	int *req;     /* gvar or wcol index of each requested varbind */
+	size_t gpos; /* JOB_GET: first gvar of the chunk in flight */
+	int *req;    /* gvar or wcol index of each requested varbind */
 	size_t nreq;
 	size_t chunk; /* JOB_GET chunk size (halved on tooBig) */
 	int reqid;    /* 0 = nothing in flight */
@@ -314,10 +316,10 @@ anomaly(struct dev *d, enum anomaly a, const char *detail)
 	d->logged |= 1u << a;
 	if (a == AN_DISCONTINUITY || a == AN_NO_SUCH)
 		log_info("device %s: %s%s%s", d->name, anomaly_text[a], detail ? ": " : "",
-		    detail ? detail : "");
+		         detail ? detail : "");
 	else
 		log_warnx("device %s: %s%s%s (logged once)", d->name, anomaly_text[a],
-		    detail ? ": " : "", detail ? detail : "");
+		          detail ? ": " : "", detail ? detail : "");
 }
 
 /* Keep device text printable and valid UTF-8: control bytes, DEL and
@@ -439,13 +441,13 @@ cell_set(struct dev *d, struct cell *c, const netsnmp_variable_list *vb, int64_t
 		if (vb->val.counter64 == NULL || vb->val_len < sizeof(struct counter64))
 			return;
 		c->v.u = ((uint64_t)(vb->val.counter64->high & 0xffffffffUL) << 32) |
-			 (vb->val.counter64->low & 0xffffffffUL);
+		         (vb->val.counter64->low & 0xffffffffUL);
 		break;
 	case ASN_OCTET_STR:
 		if (vb->val.string == NULL && vb->val_len > 0)
 			return;
 		c->off = arena_put(d, vb->val.string ? vb->val.string : (const u_char *)"",
-		    vb->val_len, false);
+		                   vb->val_len, false);
 		break;
 	case ASN_OBJECT_ID: {
 		char buf[STR_MAX + 1];
@@ -513,7 +515,7 @@ cell_long(const struct cell *c)
  * the matching scale.  NULL if neither is there with a usable type. */
 static const struct cell *
 pick(struct dev *d, const struct pobj *po, const struct cell *prim, const struct cell *fb,
-    double *scale)
+     double *scale)
 {
 	bool pok = prim && prim->asn && type_fits(po->o, prim->asn);
 	bool fok = fb && fb->asn && type_fits(po->o, fb->asn);
@@ -692,7 +694,7 @@ plan_scalar(struct plan *pl, const struct prof_object *o)
  * err gets the reason on failure. */
 static int
 plan_build(struct plan *pl, const struct snmp_profiles *ps, const struct lw_device *dc, char *err,
-    size_t errlen)
+           size_t errlen)
 {
 	size_t nscal = dc->noids, ntab = 0, nobj = 0;
 
@@ -702,8 +704,9 @@ plan_build(struct plan *pl, const struct snmp_profiles *ps, const struct lw_devi
 	for (size_t i = 0; i < dc->nprofiles; i++) {
 		const struct snmp_profile *pr = snmp_profiles_find(ps, dc->profiles[i]);
 		if (pr == NULL) {
-			snprintf(err, errlen, "profile \"%s\" is not defined in the profile directory",
-			    dc->profiles[i]);
+			snprintf(err, errlen,
+			         "profile \"%s\" is not defined in the profile directory",
+			         dc->profiles[i]);
 			return -1;
 		}
 		nscal += pr->nscalars;
@@ -730,7 +733,8 @@ plan_build(struct plan *pl, const struct snmp_profiles *ps, const struct lw_devi
 		const struct lw_custom_oid *c = &dc->oids[i];
 
 		if (snmp_oid_parse(c->oid, o->oid, PROF_OID_MAX, &o->oidlen) != 0) {
-			snprintf(err, errlen, "oid %s: \"%s\" is not a numeric OID", c->name, c->oid);
+			snprintf(err, errlen, "oid %s: \"%s\" is not a numeric OID", c->name,
+			         c->oid);
 			plan_free(pl);
 			return -1;
 		}
@@ -826,7 +830,7 @@ row_get(struct ptable *t, const oid *idx, size_t len, size_t *pos)
 	}
 	memmove(&t->rows[lo + 1], &t->rows[lo], (t->nrows - lo) * sizeof(*t->rows));
 	memmove(&t->cells[(lo + 1) * t->nw], &t->cells[lo * t->nw],
-	    (t->nrows - lo) * t->nw * sizeof(*t->cells));
+	        (t->nrows - lo) * t->nw * sizeof(*t->cells));
 	memset(&t->cells[lo * t->nw], 0, t->nw * sizeof(*t->cells));
 	memcpy(t->rows[lo].idx, idx, len * sizeof(oid));
 	t->rows[lo].idxlen = len;
@@ -854,8 +858,7 @@ pdu_new(struct dev *d, int type)
 	return pdu;
 }
 
-static void
-fail_poll(struct dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail_poll(struct dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 fail_poll(struct dev *d, const char *fmt, ...)
@@ -969,7 +972,7 @@ send_walk(struct dev *d, struct job *j)
 			t->reps = maxrep < cap ? maxrep : (cap > 0 ? cap : 1);
 		pdu = pdu_new(d, SNMP_MSG_GETBULK);
 		if (pdu) {
-			pdu->errstat = 0;       /* non-repeaters */
+			pdu->errstat = 0;        /* non-repeaters */
 			pdu->errindex = t->reps; /* max-repetitions */
 		}
 	}
@@ -1034,7 +1037,7 @@ jobs_advance(struct dev *d)
 static const char *
 report_reason(const netsnmp_pdu *pdu)
 {
-	static const oid usmstats[] = { 1, 3, 6, 1, 6, 3, 15, 1, 1 };
+	static const oid usmstats[] = {1, 3, 6, 1, 6, 3, 15, 1, 1};
 	const netsnmp_variable_list *vb = pdu->variables;
 
 	if (vb && vb->name && vb->name_length > 9 &&
@@ -1116,7 +1119,8 @@ handle_get(struct dev *d, struct job *j, netsnmp_pdu *resp, int64_t t)
 			continue;
 		}
 		if (is_exception(vb->type)) {
-			anomaly(d, AN_NO_SUCH, NULL);
+			char buf[128];
+			anomaly(d, AN_NO_SUCH, snmp_oid_fmt(g->o, g->len, buf, sizeof(buf)));
 			continue;
 		}
 		cell_set(d, &g->c, vb, t);
@@ -1132,7 +1136,7 @@ handle_get(struct dev *d, struct job *j, netsnmp_pdu *resp, int64_t t)
  * table must stop altogether (too many rows). */
 static bool
 walk_varbind(struct dev *d, struct ptable *t, int wi, const netsnmp_variable_list *vb, int64_t ts,
-    bool *progress)
+             bool *progress)
 {
 	struct wcol *w = &t->w[wi];
 	struct row *r;
@@ -1148,7 +1152,8 @@ walk_varbind(struct dev *d, struct ptable *t, int wi, const netsnmp_variable_lis
 	}
 	if (snmp_oid_compare(vb->name, vb->name_length, w->cur, w->curlen) <= 0) {
 		char buf[128];
-		anomaly(d, AN_NON_INCREASING, snmp_oid_fmt(vb->name, vb->name_length, buf, sizeof(buf)));
+		anomaly(d, AN_NON_INCREASING,
+		        snmp_oid_fmt(vb->name, vb->name_length, buf, sizeof(buf)));
 		w->done = true;
 		return true;
 	}
@@ -1312,8 +1317,8 @@ out_attr(struct out *o, const char *name, const char *value)
 	o->na++;
 }
 
-static const char *
-arena_fmt(struct dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *arena_fmt(struct dev *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static const char *
 arena_fmt(struct dev *d, const char *fmt, ...)
@@ -1359,7 +1364,8 @@ out_object(struct dev *d, struct out *o, const struct pobj *po, const struct cel
 		}
 		break;
 	case PT_FLAG:
-		out_metric(o, ob->name, ob->unit, c && prof_flag(ob, cell_long(c)) ? 1 : 0, c != NULL);
+		out_metric(o, ob->name, ob->unit, c && prof_flag(ob, cell_long(c)) ? 1 : 0,
+		           c != NULL);
 		break;
 	case PT_GAUGE:
 		out_metric(o, ob->name, ob->unit, c ? cell_num(c) * scale : 0, c != NULL);
@@ -1375,7 +1381,7 @@ out_object(struct dev *d, struct out *o, const struct pobj *po, const struct cel
 /* Feed a counter; returns whether the rate is valid. */
 static bool
 feed_counter(struct dev *d, struct counter *ctr, const struct cell *c, double ceiling, bool disc,
-    double *rate)
+             double *rate)
 {
 	enum counter_result r;
 	int width;
@@ -1434,7 +1440,7 @@ check_restart(struct dev *d)
 {
 	struct plan *pl = &d->plan;
 	const struct cell *c, *b, *e;
-	struct uptime_obs cur = { 0 };
+	struct uptime_obs cur = {0};
 	enum uptime_result r;
 
 	if (pl->uptime < 0)
@@ -1465,8 +1471,8 @@ check_restart(struct dev *d)
 	if (r == UPTIME_REBOOT) {
 		d->wraps = 0;
 		log_info("device %s: agent restarted (sysUpTime went back); rates of this interval "
-			 "left unknown",
-		    d->name);
+		         "left unknown",
+		         d->name);
 		d->stats.discontinuities++;
 		return true;
 	}
@@ -1564,7 +1570,7 @@ row_name(struct dev *d, struct ptable *t, size_t ri)
 static void
 publish_sample(struct dev *d, enum lw_subject kind, const char *name, struct out *o)
 {
-	struct lw_sample s = { 0 };
+	struct lw_sample s = {0};
 
 	s.kind = kind;
 	s.device = d->name;
@@ -1588,7 +1594,7 @@ publish_unknown_rows(struct dev *d, struct ptable *t)
 	struct plan *pl = &d->plan;
 
 	for (size_t k = 0; k < t->nst; k++) {
-		struct out o = { pl->m, 0, pl->mcap, pl->a, 0, pl->acap };
+		struct out o = {pl->m, 0, pl->mcap, pl->a, 0, pl->acap};
 		for (size_t ci = 0; ci < t->nc; ci++) {
 			const struct prof_object *ob = t->c[ci].o;
 			if (ob->publish && ob->type != PT_STRING && ob->type != PT_OID &&
@@ -1628,7 +1634,7 @@ process_interfaces(struct dev *d, struct ptable *t, bool disc_all)
 	for (size_t k = 0; k < t->nst; k++)
 		t->st[k].seen = false;
 	for (size_t ri = 0; ri < t->nrows; ri++) {
-		struct out o = { pl->m, 0, pl->mcap, pl->a, 0, pl->acap };
+		struct out o = {pl->m, 0, pl->mcap, pl->a, 0, pl->acap};
 		const char *name;
 		struct rowstate *st;
 		bool disc = disc_all, sok, ok;
@@ -1674,7 +1680,8 @@ process_interfaces(struct dev *d, struct ptable *t, bool disc_all)
 				bool have = c && uptime_ticks >= 0 && cell_num(c) <= uptime_ticks;
 				if (ob->publish)
 					out_metric(&o, ob->name, ob->unit,
-					    have ? (uptime_ticks - cell_num(c)) / 100.0 : 0, have);
+					           have ? (uptime_ticks - cell_num(c)) / 100.0 : 0,
+					           have);
 				continue;
 			}
 			if (ob->type != PT_COUNTER) {
@@ -1697,7 +1704,7 @@ process_interfaces(struct dev *d, struct ptable *t, bool disc_all)
 		}
 		for (size_t si = 0; si < t->nsums; si++)
 			out_metric(&o, t->sums[si].name, t->sums[si].unit, t->sums[si].value,
-			    t->sums[si].any && t->sums[si].valid);
+			           t->sums[si].any && t->sums[si].valid);
 		if (t->in_bps >= 0 || t->out_bps >= 0) {
 			const struct lw_metric *in = NULL, *out = NULL;
 			for (size_t mi = 0; mi < o.nm; mi++) {
@@ -1709,9 +1716,9 @@ process_interfaces(struct dev *d, struct ptable *t, bool disc_all)
 			double inv = in ? in->value : 0, outv = out ? out->value : 0;
 			bool inok = in && in->valid, outok = out && out->valid;
 			out_metric(&o, "utilization_in_pct", "%", speed > 0 ? inv / speed * 100 : 0,
-			    inok && speed > 0);
+			           inok && speed > 0);
 			out_metric(&o, "utilization_out_pct", "%",
-			    speed > 0 ? outv / speed * 100 : 0, outok && speed > 0);
+			           speed > 0 ? outv / speed * 100 : 0, outok && speed > 0);
 		}
 		out_attr(&o, "ifindex", idx_text(d, &t->rows[ri]));
 		publish_sample(d, LW_SUBJ_INTERFACE, name, &o);
@@ -1787,7 +1794,7 @@ static void
 publish_device(struct dev *d, bool disc_all, int64_t duration)
 {
 	struct plan *pl = &d->plan;
-	struct out o = { pl->m, 0, pl->mcap, pl->a, 0, pl->acap };
+	struct out o = {pl->m, 0, pl->mcap, pl->a, 0, pl->acap};
 	bool ok = !d->failed;
 
 	out_attr(&o, "state", state_name(d->state));
@@ -1803,15 +1810,16 @@ publish_device(struct dev *d, bool disc_all, int64_t duration)
 
 		if (ok)
 			c = pick(d, po, &pl->g[po->prim].c, po->fb >= 0 ? &pl->g[po->fb].c : NULL,
-			    &scale);
+			         &scale);
 		if ((int)i == pl->uptime) {
 			bool have = c != NULL;
 			out_metric(&o, ob->name, "s",
-			    have ? uptime_seconds((uint32_t)c->v.u, d->wraps) : 0, have);
+			           have ? uptime_seconds((uint32_t)c->v.u, d->wraps) : 0, have);
 			continue;
 		}
 		if (ob->type == PT_COUNTER) {
-			bool valid = ok && feed_counter(d, &pl->sctr[po->ctr], c, 0, disc_all, &rate);
+			bool valid =
+			    ok && feed_counter(d, &pl->sctr[po->ctr], c, 0, disc_all, &rate);
 			if (ob->publish)
 				out_metric(&o, ob->name, ob->unit, rate * scale, valid);
 			continue;
@@ -1875,7 +1883,7 @@ poll_finish(struct dev *d)
 		d->state = DS_UNREACHABLE;
 		if (prev != DS_UNREACHABLE)
 			log_warnx("device %s (%s) unreachable: %s", d->name, d->cfg->address,
-			    d->reason);
+			          d->reason);
 		publish_device(d, false, duration);
 		for (size_t ti = 0; ti < pl->nt; ti++)
 			if (pl->t[ti].t->kind == PK_INTERFACE)
@@ -1997,8 +2005,8 @@ on_snmp(int op, netsnmp_session *s, int reqid, netsnmp_pdu *pdu, void *magic)
 		break;
 	case NETSNMP_CALLBACK_OP_TIMED_OUT:
 		snprintf(reason, sizeof(reason), "no response after %d %s of %.1f s",
-		    d->cfg->retries + 1, d->cfg->retries ? "tries" : "try",
-		    (double)d->cfg->timeout_ms / 1000.0);
+		         d->cfg->retries + 1, d->cfg->retries ? "tries" : "try",
+		         (double)d->cfg->timeout_ms / 1000.0);
 		on_answer(d, reqid, NULL, reason);
 		break;
 	case NETSNMP_CALLBACK_OP_SEND_FAILED:
@@ -2017,13 +2025,13 @@ on_snmp(int op, netsnmp_session *s, int reqid, netsnmp_pdu *pdu, void *magic)
 static void
 dev_rearm(struct dev *d)
 {
-	struct timeval tv = { 0, 0 };
+	struct timeval tv = {0, 0};
 	int numfds = 0, block = 1;
 
 	if (d->sess == NULL || d->closing)
 		return;
 	snmp_sess_select_info2_flags(d->sess, &numfds, &d->fds, &tv, &block,
-	    NETSNMP_SELECT_NOALARMS);
+	                             NETSNMP_SELECT_NOALARMS);
 	if (block) {
 		evtimer_del(d->ev_tmo);
 		return;
@@ -2122,7 +2130,7 @@ priv_oid(const char *name, const oid **o, size_t *len)
 		*o = usmDESPrivProtocol;
 		*len = USM_PRIV_PROTO_DES_LEN;
 	} else if (strcasecmp(name, "AES") == 0 || strcasecmp(name, "AES-128") == 0 ||
-		   strcasecmp(name, "AES128") == 0) {
+	           strcasecmp(name, "AES128") == 0) {
 		*o = usmAESPrivProtocol;
 		*len = USM_PRIV_PROTO_AES_LEN;
 	} else if (strcasecmp(name, "AES-256") == 0 || strcasecmp(name, "AES256") == 0) {
@@ -2163,15 +2171,16 @@ session_v3(netsnmp_session *s, const struct lw_snmp_auth *a, char *err, size_t e
 	hp = priv_oid(a->priv_protocol, &po, &pl);
 	if (ha < 0 || hp < 0) {
 		snprintf(err, errlen, "unsupported SNMPv3 %s protocol \"%s\"",
-		    ha < 0 ? "auth" : "priv", ha < 0 ? a->auth_protocol : a->priv_protocol);
+		         ha < 0 ? "auth" : "priv", ha < 0 ? a->auth_protocol : a->priv_protocol);
 		return -1;
 	}
 	if (hp > 0 && ha == 0) {
 		snprintf(err, errlen, "SNMPv3 privacy needs an auth protocol too");
 		return -1;
 	}
-	s->securityLevel = ha == 0 ? SNMP_SEC_LEVEL_NOAUTH
-				   : (hp == 0 ? SNMP_SEC_LEVEL_AUTHNOPRIV : SNMP_SEC_LEVEL_AUTHPRIV);
+	s->securityLevel = ha == 0
+	                       ? SNMP_SEC_LEVEL_NOAUTH
+	                       : (hp == 0 ? SNMP_SEC_LEVEL_AUTHNOPRIV : SNMP_SEC_LEVEL_AUTHPRIV);
 	if (ha > 0) {
 		if (a->auth_key == NULL || strlen(a->auth_key) < 8) {
 			snprintf(err, errlen, "SNMPv3 auth key must be at least 8 characters");
@@ -2181,7 +2190,7 @@ session_v3(netsnmp_session *s, const struct lw_snmp_auth *a, char *err, size_t e
 		s->securityAuthProtoLen = al;
 		s->securityAuthKeyLen = USM_AUTH_KU_LEN;
 		if (generate_Ku(ao, (u_int)al, (const u_char *)a->auth_key, strlen(a->auth_key),
-			s->securityAuthKey, &s->securityAuthKeyLen) != SNMPERR_SUCCESS) {
+		                s->securityAuthKey, &s->securityAuthKeyLen) != SNMPERR_SUCCESS) {
 			snprintf(err, errlen, "cannot derive the SNMPv3 auth key");
 			return -1;
 		}
@@ -2195,7 +2204,7 @@ session_v3(netsnmp_session *s, const struct lw_snmp_auth *a, char *err, size_t e
 		s->securityPrivProtoLen = pl;
 		s->securityPrivKeyLen = USM_PRIV_KU_LEN;
 		if (generate_Ku(ao, (u_int)al, (const u_char *)a->priv_key, strlen(a->priv_key),
-			s->securityPrivKey, &s->securityPrivKeyLen) != SNMPERR_SUCCESS) {
+		                s->securityPrivKey, &s->securityPrivKeyLen) != SNMPERR_SUCCESS) {
 			snprintf(err, errlen, "cannot derive the SNMPv3 priv key");
 			return -1;
 		}
@@ -2225,7 +2234,7 @@ dev_open(struct dev *d, char *err, size_t errlen)
 
 	snmp_sess_init(&s);
 	snprintf(peer, sizeof(peer), strchr(c->address, ':') ? "udp6:[%s]:%d" : "udp:%s:%d",
-	    c->address, c->port > 0 ? c->port : 161);
+	         c->address, c->port > 0 ? c->port : 161);
 	s.peername = strdup(peer);
 	s.timeout = (long)(c->timeout_ms > 0 ? c->timeout_ms : 2000) * 1000L;
 	s.retries = c->retries >= 0 ? c->retries : 1;
@@ -2237,7 +2246,7 @@ dev_open(struct dev *d, char *err, size_t errlen)
 		s.version = c->auth.version == LW_SNMP_V1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
 		if (c->auth.community == NULL) {
 			snprintf(err, errlen, "SNMP %s needs a community",
-			    c->auth.version == LW_SNMP_V1 ? "v1" : "v2c");
+			         c->auth.version == LW_SNMP_V1 ? "v1" : "v2c");
 			goto out;
 		}
 		s.community = (u_char *)strdup(c->auth.community);
@@ -2257,7 +2266,7 @@ dev_open(struct dev *d, char *err, size_t errlen)
 		char *msg = NULL;
 		snmp_error(&s, &liberr, &syserr, &msg);
 		snprintf(err, errlen, "cannot open an SNMP session to %s: %s", peer,
-		    msg ? msg : "unknown error");
+		         msg ? msg : "unknown error");
 		free(msg);
 		goto out;
 	}
@@ -2435,8 +2444,10 @@ dev_conf_equal(const struct lw_device *a, const struct lw_device *b)
 	    !strv_eq(a->profiles, a->nprofiles, b->profiles, b->nprofiles) || a->noids != b->noids)
 		return false;
 	for (size_t i = 0; i < a->noids; i++)
-		if (!streq(a->oids[i].name, b->oids[i].name) || !streq(a->oids[i].oid, b->oids[i].oid) ||
-		    a->oids[i].counter != b->oids[i].counter || !streq(a->oids[i].unit, b->oids[i].unit))
+		if (!streq(a->oids[i].name, b->oids[i].name) ||
+		    !streq(a->oids[i].oid, b->oids[i].oid) ||
+		    a->oids[i].counter != b->oids[i].counter ||
+		    !streq(a->oids[i].unit, b->oids[i].unit))
 			return false;
 	return true;
 }
@@ -2473,7 +2484,7 @@ poller_new(struct event_base *base, struct lw_bus *bus, const struct lw_config *
 		struct dev *d = dev_new(p, c, err, sizeof(err));
 		if (d == NULL) {
 			log_error("%s:%d: device %s: %s", cfg->file ? cfg->file : "config", c->line,
-			    c->name, err);
+			          c->name, err);
 			snmp_poller_free(p);
 			return NULL;
 		}
@@ -2551,8 +2562,8 @@ snmp_poller_reload(struct snmp_poller *p, const struct lw_config *cfg)
 		}
 		d = dev_new(p, c, err, sizeof(err));
 		if (d == NULL) {
-			log_error("%s:%d: device %s: %s; not polled", cfg->file ? cfg->file : "config",
-			    c->line, c->name, err);
+			log_error("%s:%d: device %s: %s; not polled",
+			          cfg->file ? cfg->file : "config", c->line, c->name, err);
 			continue;
 		}
 		ndevs[n++] = d;
@@ -2599,7 +2610,7 @@ snmp_poller_check(const struct lw_config *cfg, config_error_cb cb, void *arg)
 		struct plan pl;
 		if (plan_build(&pl, ps, c, err, sizeof(err)) != 0) {
 			snprintf(msg, sizeof(msg), "%s:%d: device %s: %s",
-			    cfg->file ? cfg->file : "config", c->line, c->name, err);
+			         cfg->file ? cfg->file : "config", c->line, c->name, err);
 			cb(msg, arg);
 			nerr++;
 			continue;

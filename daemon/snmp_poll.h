@@ -54,7 +54,7 @@ struct snmp_poller;
 /* NULL + logged error on failure (bad profile dir, unknown profile name,
  * session that cannot be opened). */
 struct snmp_poller *snmp_poller_new(struct event_base *base, struct lw_bus *bus,
-    const struct lw_config *cfg);
+                                    const struct lw_config *cfg);
 /* Switch to cfg (kept valid by the caller until the next reload): devices
  * added, removed or changed; unchanged devices keep their counters.
  * Returns -1 (old configuration kept) if the profiles cannot be loaded. */

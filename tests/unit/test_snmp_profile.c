@@ -221,7 +221,7 @@ static const char *
 profile_dir(char *buf, size_t len)
 {
 	const char *env = getenv("LW_SRCDIR");
-	char exe[4096];
+	char exe[2048];
 	ssize_t n;
 
 	if (env) {
