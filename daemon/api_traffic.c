@@ -1,0 +1,221 @@
+/* api_traffic.c - /api/v1/traffic and /api/v1/evidence */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "api_traffic.h"
+#include "evidence.h"
+#include "traffic_db.h"
+
+#define DEFAULT_SPAN_S 3600
+#define TOP_MAX 1000
+
+static int
+get_only(struct evhttp_request *req)
+{
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		http_reply_error(req, 405, "only GET here");
+		return 0;
+	}
+	return 1;
+}
+
+/* A number parameter; 1 = absent (def used), 0 = ok, -1 = bad. */
+static int
+num_param(struct evhttp_request *req, const char *key, double def, double *out)
+{
+	char *v = http_query(req, key), *end;
+
+	*out = def;
+	if (v == NULL)
+		return 1;
+	errno = 0;
+	*out = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || *out != *out) {
+		free(v);
+		return -1;
+	}
+	free(v);
+	return 0;
+}
+
+static void
+traffic_query(struct evhttp_request *req, struct captures *cs, const char *name)
+{
+	double now = (double)time(NULL), from, to, top;
+	const char *err = NULL;
+	json_t *j;
+
+	if (captures_find(cs, name) == NULL) {
+		http_reply_error(req, 404, "no capture named like that");
+		return;
+	}
+	if (num_param(req, "to", now, &to) < 0 || num_param(req, "from", to - DEFAULT_SPAN_S,
+	    &from) < 0 || num_param(req, "top", 20, &top) < 0 || top < 1 || top > TOP_MAX ||
+	    from > to) {
+		http_reply_error(req, 400, "from and to are unix seconds (from <= to), top 1..%d",
+		    TOP_MAX);
+		return;
+	}
+	if (captures_db(cs) == NULL) {
+		http_reply_error(req, 503, "traffic history is off (see the log)");
+		return;
+	}
+	j = traffic_db_query(captures_db(cs), name, from, to, (int)top, &err);
+	if (j == NULL) {
+		http_reply_error(req, 500, "traffic database: %s", err ? err : "error");
+		return;
+	}
+	http_reply_json(req, 200, j);
+}
+
+static void
+traffic_cb(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct captures *cs = arg;
+	struct capture *c;
+	char *name;
+	json_t *a;
+
+	if (!get_only(req))
+		return;
+	if (rest[0] == '/' && rest[1] != '\0') {
+		if ((c = captures_find(cs, rest + 1)) == NULL) {
+			http_reply_error(req, 404, "no capture named like that");
+			return;
+		}
+		http_reply_json(req, 200, capture_status_json(c, 1));
+		return;
+	}
+	if (rest[0] != '\0' && strcmp(rest, "/") != 0) {
+		http_reply_error(req, 404, "no such page");
+		return;
+	}
+	if ((name = http_query(req, "capture")) != NULL) {
+		traffic_query(req, cs, name);
+		free(name);
+		return;
+	}
+	a = json_array();
+	for (size_t i = 0; i < captures_count(cs); i++)
+		json_array_append_new(a, capture_status_json(captures_get(cs, i), 1));
+	http_reply_json(req, 200, json_pack("{s:o}", "captures", a));
+}
+
+static void
+evidence_list(struct evhttp_request *req, struct captures *cs)
+{
+	char *ref = http_query(req, "ticket"), suffix[EVIDENCE_NAME_MAX + 8], url[PATH_MAX];
+	const char *dir = captures_evidence_dir(cs);
+	json_t *a = json_array();
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	suffix[0] = '\0';
+	/* "<capture>-<ref>.pcap": the ref made safe the way file names are */
+	if (ref != NULL && evidence_file_name("x", ref, suffix, sizeof(suffix)) != 0) {
+		free(ref);
+		http_reply_error(req, 400, "ticket reference too long");
+		json_decref(a);
+		return;
+	}
+	free(ref);
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			size_t n = strlen(de->d_name), m = strlen(suffix + 1);
+
+			if (!evidence_name_valid(de->d_name))
+				continue;
+			if (suffix[0] && (n <= m || strcmp(de->d_name + n - m, suffix + 1) != 0))
+				continue;
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			snprintf(url, sizeof(url), "/api/v1/evidence/%s", de->d_name);
+			json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:s}", "file",
+			    de->d_name, "bytes", (json_int_t)st.st_size, "time",
+			    (json_int_t)st.st_mtime, "url", url));
+		}
+		closedir(d);
+	}
+	http_reply_json(req, 200, json_pack("{s:o}", "evidence", a));
+}
+
+static void
+evidence_get(struct evhttp_request *req, struct captures *cs, const char *name)
+{
+	char path[PATH_MAX], disp[EVIDENCE_NAME_MAX + 64];
+	struct evbuffer *buf;
+	struct stat st;
+	int fd;
+
+	if (!evidence_name_valid(name)) {
+		http_reply_error(req, 404, "no such evidence file");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", captures_evidence_dir(cs), name);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		snprintf(disp, sizeof(disp), "%s/%s.part", captures_evidence_dir(cs), name);
+		if (access(disp, F_OK) == 0)
+			http_reply_error(req, 409, "evidence is still being recorded");
+		else
+			http_reply_error(req, 404, "no such evidence file");
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || (buf = evbuffer_new()) == NULL) {
+		close(fd);
+		http_reply_error(req, 500, "cannot read the evidence file");
+		return;
+	}
+	/* evbuffer_add_file takes the descriptor (sendfile or mmap, no read loop) */
+	if (evbuffer_add_file(buf, fd, 0, st.st_size) != 0) {
+		evbuffer_free(buf);
+		http_reply_error(req, 500, "cannot read the evidence file");
+		return;
+	}
+	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", name);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/vnd.tcpdump.pcap");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Disposition", disp);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
+	    "nosniff");
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
+}
+
+static void
+evidence_cb(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct captures *cs = arg;
+
+	if (!get_only(req))
+		return;
+	if (rest[0] == '\0' || strcmp(rest, "/") == 0) {
+		evidence_list(req, cs);
+		return;
+	}
+	evidence_get(req, cs, rest + 1);
+}
+
+int
+api_traffic_register(struct lw_http *h, struct captures *cs)
+{
+	if (http_route(h, "/api/v1/traffic", traffic_cb, cs) != 0 ||
+	    http_route(h, "/api/v1/evidence", evidence_cb, cs) != 0)
+		return -1;
+	return 0;
+}
