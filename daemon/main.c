@@ -38,6 +38,8 @@
 #include "snmp_poll.h"
 #include "api_probes.h"
 #include "probe.h"
+#include "capture.h"
+#include "api_traffic.h"
 
 #ifndef LW_SYSCONFDIR
 #define LW_SYSCONFDIR "/etc/linewatch"
@@ -65,6 +67,7 @@ struct lwd {
 	/* MODULES: fields */
 	struct snmp_poller *snmp;
 	struct probe_engine *probes;
+	struct captures *captures;
 };
 
 static void
@@ -282,6 +285,10 @@ modules_start(struct lwd *d)
 	if ((d->snmp = snmp_poller_new(d->base, d->bus, d->cfg)) == NULL)
 		return -1;
 	api_devices_register(d->http, d->state, cfgp);
+	/* interfaces are opened here, while still privileged */
+	if ((d->captures = captures_start(d->base, d->cfg, d->bus)) == NULL ||
+	    api_traffic_register(d->http, d->captures) != 0)
+		return -1;
 	return 0;
 }
 
@@ -293,12 +300,15 @@ modules_reload(struct lwd *d, struct lw_config *ncfg)
 	auth_reload(d->auth, ncfg);
 	probe_engine_reload(d->probes, ncfg);
 	snmp_poller_reload(d->snmp, ncfg);
+	captures_reload(d->captures, ncfg);
 }
 
 static void
 modules_stop(struct lwd *d)
 {
 	/* MODULES: stop (sources first, then consumers, then the web) */
+	captures_stop(d->captures);
+	d->captures = NULL;
 	snmp_poller_free(d->snmp);
 	d->snmp = NULL;
 	probe_engine_free(d->probes);
