@@ -16,11 +16,19 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api_traffic.h"
+#include "auth.h"
 #include "evidence.h"
 #include "traffic_db.h"
 
 #define DEFAULT_SPAN_S 3600
 #define TOP_MAX 1000
+
+struct api_traffic {
+	struct captures *cs;
+	struct auth *auth;
+};
+
+static struct api_traffic api;
 
 static int
 get_only(struct evhttp_request *req)
@@ -81,15 +89,22 @@ traffic_query(struct evhttp_request *req, struct captures *cs, const char *name)
 	http_reply_json(req, 200, j);
 }
 
+static int
+may_read(struct api_traffic *at, struct evhttp_request *req)
+{
+	return at->auth == NULL || auth_may_read(at->auth, req);
+}
+
 static void
 traffic_cb(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct captures *cs = arg;
+	struct api_traffic *at = arg;
+	struct captures *cs = at->cs;
 	struct capture *c;
 	char *name;
 	json_t *a;
 
-	if (!get_only(req))
+	if (!get_only(req) || !may_read(at, req))
 		return;
 	if (rest[0] == '/' && rest[1] != '\0') {
 		if ((c = captures_find(cs, rest + 1)) == NULL) {
@@ -197,12 +212,65 @@ evidence_get(struct evhttp_request *req, struct captures *cs, const char *name)
 	evbuffer_free(buf);
 }
 
+static const char *
+form_value(struct evkeyvalq *form, int parsed, struct evhttp_request *req, const char *key,
+    char **owned)
+{
+	const char *v = parsed ? evhttp_find_header(form, key) : NULL;
+
+	if (v != NULL)
+		return v;
+	*owned = http_query(req, key);
+	return *owned;
+}
+
+static void
+evidence_post(struct evhttp_request *req, struct api_traffic *at)
+{
+	struct evkeyvalq form;
+	char *q1 = NULL, *q2 = NULL, *q3 = NULL, name[EVIDENCE_NAME_MAX + 8], url[PATH_MAX];
+	const char *cap, *ref, *csrf;
+	struct capture *c;
+	int parsed = auth_parse_form(req, &form) == 0; /* always initialises form */
+
+	cap = form_value(&form, parsed, req, "capture", &q1);
+	ref = form_value(&form, parsed, req, "ticket", &q2);
+	csrf = form_value(&form, parsed, req, "csrf", &q3);
+	if (at->auth != NULL ? auth_may_write(at->auth, req, csrf) == NULL :
+	    !http_from_loopback(req)) {
+		if (at->auth == NULL)
+			http_reply_error(req, 403, "evidence can be requested from loopback only");
+		goto out;
+	}
+	if (cap == NULL || ref == NULL || (c = captures_find(at->cs, cap)) == NULL) {
+		http_reply_error(req, 400, "capture (an existing one) and ticket are required");
+		goto out;
+	}
+	if (evidence_file_name(cap, ref, name, sizeof(name)) != 0 ||
+	    evidence_trigger(c, ref, time(NULL)) != 0) {
+		http_reply_error(req, 503, "capture %s cannot record evidence now", "(see the log)");
+		goto out;
+	}
+	snprintf(url, sizeof(url), "/api/v1/evidence/%s", name);
+	http_reply_json(req, 202, json_pack("{s:s, s:s}", "file", name, "url", url));
+out:
+	evhttp_clear_headers(&form);
+	free(q1);
+	free(q2);
+	free(q3);
+}
+
 static void
 evidence_cb(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct captures *cs = arg;
+	struct api_traffic *at = arg;
+	struct captures *cs = at->cs;
 
-	if (!get_only(req))
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST && rest[0] == '\0') {
+		evidence_post(req, at);
+		return;
+	}
+	if (!get_only(req) || !may_read(at, req))
 		return;
 	if (rest[0] == '\0' || strcmp(rest, "/") == 0) {
 		evidence_list(req, cs);
@@ -212,10 +280,12 @@ evidence_cb(struct evhttp_request *req, const char *rest, void *arg)
 }
 
 int
-api_traffic_register(struct lw_http *h, struct captures *cs)
+api_traffic_register(struct lw_http *h, struct captures *cs, struct auth *auth)
 {
-	if (http_route(h, "/api/v1/traffic", traffic_cb, cs) != 0 ||
-	    http_route(h, "/api/v1/evidence", evidence_cb, cs) != 0)
+	api.cs = cs;
+	api.auth = auth;
+	if (http_route(h, "/api/v1/traffic", traffic_cb, &api) != 0 ||
+	    http_route(h, "/api/v1/evidence", evidence_cb, &api) != 0)
 		return -1;
 	return 0;
 }

@@ -8,6 +8,12 @@
  *   GET /api/v1/traffic/NAME               one capture's status and latest interval
  *   GET /api/v1/evidence[?ticket=REF]      evidence files (name, size, time, url)
  *   GET /api/v1/evidence/FILE.pcap         download (application/vnd.tcpdump.pcap)
+ *   POST /api/v1/evidence  capture=NAME&ticket=REF
+ *        record evidence now (the ring and the next evidence-after), as a
+ *        ticket opening does; 202 {"file", "url"}.  A write: session and
+ *        CSRF token, or loopback when no web-user is configured.
+ *
+ * Every route needs read access (auth_may_read) when auth is given.
  */
 #ifndef LW_API_TRAFFIC_H
 #define LW_API_TRAFFIC_H
@@ -15,6 +21,8 @@
 #include "capture.h"
 #include "http.h"
 
-int api_traffic_register(struct lw_http *h, struct captures *cs);
+struct auth;
+
+int api_traffic_register(struct lw_http *h, struct captures *cs, struct auth *auth);
 
 #endif

@@ -287,7 +287,7 @@ modules_start(struct lwd *d)
 	api_devices_register(d->http, d->state, cfgp);
 	/* interfaces are opened here, while still privileged */
 	if ((d->captures = captures_start(d->base, d->cfg, d->bus)) == NULL ||
-	    api_traffic_register(d->http, d->captures) != 0)
+	    api_traffic_register(d->http, d->captures, d->auth) != 0)
 		return -1;
 	return 0;
 }
