@@ -226,7 +226,7 @@ finish_evidence(struct capture *c, struct ev_active *a)
 	if (c->ndone < EVIDENCE_DONE) {
 		struct ev_done *d = &c->done[c->ndone++];
 
-		snprintf(d->name, sizeof(d->name), "%s", a->name);
+		memcpy(d->name, a->name, sizeof(d->name)); /* same size, NUL-terminated */
 		d->packets = n;
 		d->ok = ok;
 	}
