@@ -10,6 +10,8 @@
 #   lab.sh reboot rtr|ups            restart a simulated SNMP agent
 #   lab.sh exec <host> <cmd...>
 #   lab.sh ns <host>                 print the namespace name
+#   lab.sh hostlink                  veth root ns <-> app ns (198.19.255.1 <-> .2)
+#                                    so a browser on the machine reaches the appliance
 #
 # Environment: LW_LAB_PREFIX (default lw), LW_LAB_DIR (default /tmp/lw-lab-$prefix),
 #              LW_SHARED_DIR (default <repo>/../shared)
@@ -143,48 +145,76 @@ stop() { # stop <name>: TERM, then KILL after 3 s
 }
 
 # ------------------------------------------------------------- topology ---
-mk_links() {
-    local name nn na fn fa
-    while IFS=: read -r name nn na fn fa; do
-        local near_ok=0 far_ok=0
-        ip -n "$(ns "$nn")" link show "$name" >/dev/null 2>&1 && near_ok=1
-        ip -n "$(ns "$fn")" link show "$name" >/dev/null 2>&1 && far_ok=1
-        if ((near_ok != far_ok)); then # half a pair: rebuild it
-            ip -n "$(ns "$nn")" link del "$name" 2>/dev/null || true
-            ip -n "$(ns "$fn")" link del "$name" 2>/dev/null || true
-            near_ok=0
-        fi
-        if ((near_ok == 0)); then
-            ip link add "$name" netns "$(ns "$nn")" type veth peer name "$name" netns "$(ns "$fn")"
-        fi
-        ip -n "$(ns "$nn")" addr replace "$na" dev "$name"
-        ip -n "$(ns "$fn")" addr replace "$fa" dev "$name"
-        ip -n "$(ns "$nn")" link set "$name" up
-        ip -n "$(ns "$fn")" link set "$name" up
-    done <<<"$LINKS"
-    # the UPS answers on a second address of the LAN host
-    ip -n "$(ns lan)" addr replace "$UPS_ADDR/24" dev lan
+# ifaces_of <host>: " name name ... " of the interfaces in a namespace
+ifaces_of() {
+    local line out=" "
+    while read -r line; do
+        line="${line#*: }"
+        out+="${line%%[@:]*} "
+    done < <(ip -n "$P-$1" -o link show 2>/dev/null)
+    echo "$out"
 }
 
 # Static routes; only 198.18.0.0/15 is ever routed (no default route anywhere).
-apply_routes() {
-    ip -n "$(ns app)" route replace 198.18.0.0/15 via 198.18.0.2 2>/dev/null || true
-    ip -n "$(ns rtr)" route replace 198.18.0.0/15 via 198.18.1.1 2>/dev/null || true
-    ip -n "$(ns isp)" route replace 198.18.0.0/24 via 198.18.1.2 2>/dev/null || true
-    ip -n "$(ns isp)" route replace 198.18.3.0/24 via 198.18.1.2 2>/dev/null || true
-    ip -n "$(ns inet)" route replace 198.18.0.0/15 via 198.18.2.1 2>/dev/null || true
-    ip -n "$(ns lan)" route replace 198.18.0.0/15 via 198.18.3.1 2>/dev/null || true
+routes_of() {
+    case "$1" in
+    app) echo "route replace 198.18.0.0/15 via 198.18.0.2" ;;
+    rtr) echo "route replace 198.18.0.0/15 via 198.18.1.1" ;;
+    isp) printf '%s\n' "route replace 198.18.0.0/24 via 198.18.1.2" "route replace 198.18.3.0/24 via 198.18.1.2" ;;
+    inet) echo "route replace 198.18.0.0/15 via 198.18.2.1" ;;
+    lan) echo "route replace 198.18.0.0/15 via 198.18.3.1" ;;
+    esac
 }
 
-mk_topology() {
+# re-add routes the kernel dropped when an interface went down
+apply_routes() {
+    local h
     for h in $HOSTS; do
-        has_ns "$h" || ip netns add "$(ns "$h")"
-        ip -n "$(ns "$h")" link set lo up
-        nsx "$h" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+        routes_of "$h" | ip -n "$P-$h" -force -batch - >/dev/null 2>&1 || true
     done
-    for h in rtr isp; do nsx "$h" sysctl -qw net.ipv4.ip_forward=1; done
-    mk_links
-    apply_routes
+}
+
+# Build whatever is missing; few process spawns (this runs on every `up`).
+mk_topology() {
+    local h existing name nn na fn fa
+    existing=" $(ip netns list 2>/dev/null | cut -d' ' -f1 | tr '\n' ' ') "
+    for h in $HOSTS; do
+        [[ $existing == *" $P-$h "* ]] || ip netns add "$P-$h"
+    done
+    local -A ifs batch
+    for h in $HOSTS; do
+        ifs[$h]="$(ifaces_of "$h")"
+        batch[$h]="link set lo up"$'\n'
+    done
+    while IFS=: read -r name nn na fn fa; do
+        local near_ok=0 far_ok=0
+        [[ ${ifs[$nn]} == *" $name "* ]] && near_ok=1
+        [[ ${ifs[$fn]} == *" $name "* ]] && far_ok=1
+        if ((near_ok != far_ok)); then # half a pair: rebuild it
+            ip -n "$P-$nn" link del "$name" 2>/dev/null || true
+            ip -n "$P-$fn" link del "$name" 2>/dev/null || true
+            near_ok=0
+        fi
+        if ((near_ok == 0)); then
+            ip link add "$name" netns "$P-$nn" type veth peer name "$name" netns "$P-$fn"
+        fi
+        batch[$nn]+="addr replace $na dev $name"$'\n'"link set $name up"$'\n'
+        batch[$fn]+="addr replace $fa dev $name"$'\n'
+        # a link cut with `lab.sh link <l> down` stays cut
+        [[ -e "$D/state/link-$name.down" ]] || batch[$fn]+="link set $name up"$'\n'
+    done <<<"$LINKS"
+    # the UPS answers on a second address of the LAN host
+    batch[lan]+="addr replace $UPS_ADDR/24 dev lan"$'\n'
+    for h in $HOSTS; do
+        ip -n "$P-$h" -batch - <<<"${batch[$h]}"
+        # routes via a cut link fail: -force, ignore
+        routes_of "$h" | ip -n "$P-$h" -force -batch - >/dev/null 2>&1 || true
+        if [[ $h == rtr || $h == isp ]]; then
+            ip netns exec "$P-$h" sysctl -qw net.ipv4.ping_group_range="0 2147483647" net.ipv4.ip_forward=1
+        else
+            ip netns exec "$P-$h" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+        fi
+    done
 }
 
 # --------------------------------------------------------------- agents ---
@@ -218,8 +248,12 @@ wait_snmp() { # <from-host> <addr[:port]> <what>
     poll 40 "$3" nsx "$1" snmpget -v2c -c public -t 0.5 -r 0 -Oqv "$2" 1.3.6.1.2.1.1.5.0
 }
 
+port_open() { # <host> <u|t> <port>: something listens there
+    [[ -n "$(ip netns exec "$P-$1" ss -Hn"$2"l "sport = :$3" 2>/dev/null)" ]]
+}
+
 wait_port() { # <host> <u|t> <port> <what>
-    poll 20 "$4" bash -c "ip netns exec $(ns "$1") ss -Hn${2}l 'sport = :$3' | grep -q ."
+    poll 20 "$4" port_open "$1" "$2" "$3"
 }
 
 write_snmpd_conf() {
@@ -265,7 +299,7 @@ no-poll
 bind-interfaces
 listen-address=$INET_ADDR
 port=53
-local=/
+local=/#/
 address=/inet.lab.test/$INET_ADDR
 address=/www.lab.test/$INET_ADDR
 address=/isp-gw.lab.test/198.18.1.1
@@ -454,6 +488,27 @@ reboot_cmd() {
     esac
 }
 
+# Optional link from the root namespace to the appliance, for demos: a browser
+# on this machine opens http://198.19.255.2:<port>/.  Only one lab at a time
+# can have it (fixed /30); it never forwards beyond the app namespace.
+HOSTLINK_ROOT=198.19.255.1
+HOSTLINK_APP=198.19.255.2
+cmd_hostlink() {
+    local dev="$P-host"
+    has_ns app || die "lab not up"
+    if ! ip link show "$dev" >/dev/null 2>&1; then
+        if ip -br addr show | grep -q "$HOSTLINK_ROOT/30"; then
+            die "another lab already has the host link ($HOSTLINK_ROOT/30)"
+        fi
+        ip link add "$dev" type veth peer name host netns "$(ns app)"
+    fi
+    ip addr replace "$HOSTLINK_ROOT/30" dev "$dev"
+    ip -n "$(ns app)" addr replace "$HOSTLINK_APP/30" dev host
+    ip link set "$dev" up
+    ip -n "$(ns app)" link set host up
+    say "host link: this machine $HOSTLINK_ROOT <-> appliance $HOSTLINK_APP (dev $dev)"
+}
+
 # ------------------------------------------------------------- commands ---
 cmd_up() {
     [[ $(id -u) == 0 ]] || die "must run as root"
@@ -502,6 +557,7 @@ cmd_down() {
         while [[ -n "$(ip netns pids "$nsn" 2>/dev/null || true)" ]] && ((SECONDS < end)); do sleep 0.05; done
         ip netns del "$nsn" 2>/dev/null || true
     done
+    ip link del "$P-host" 2>/dev/null || true
     rm -rf "$D/state" "$D/run"
     say "down"
 }
@@ -586,6 +642,7 @@ main() {
         link_cmd "$1" "$2"
         ;;
     reboot) reboot_cmd "${1:-}" ;;
+    hostlink) cmd_hostlink ;;
     *) die "unknown command '$cmd'" ;;
     esac
 }

@@ -6,8 +6,8 @@
     lab          the same Lab, but every impairment / link-down / snmp_set a
                  test made through it is undone after the test
 
-The lab gets a unique, short namespace prefix "lwp<pid base36>" so parallel
-runs do not collide; it is always torn down (fixture finalizer, atexit and
+The lab gets a unique, short namespace prefix "lwp<pid base36>" (a second lab
+a test starts itself: lab.lab_prefix("q")) so parallel runs do not collide; it is always torn down (fixture finalizer, atexit and
 SIGTERM), and labs left by killed runs (their pid is gone) are reaped first.
 Tests that use the lab are skipped, with the reason, when not run as root or
 when a required tool is missing.
@@ -23,19 +23,10 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab import REPO, Lab  # noqa: E402
+from lab import REPO, Lab, lab_prefix  # noqa: E402
 
 LAB_TOOLS = ("ip", "nft", "tc", "snmpsimd", "snmpd", "snmptrapd", "snmpget", "snmpset",
              "snmptrap", "dnsmasq", "ping")
-
-
-def _base36(n):
-    s = ""
-    while True:
-        n, r = divmod(n, 36)
-        s = "0123456789abcdefghijklmnopqrstuvwxyz"[r] + s
-        if not n:
-            return s
 
 
 def _pid_alive(pid):
@@ -49,14 +40,19 @@ def _pid_alive(pid):
 
 
 def _reap_stale_labs():
-    """Tear down labs of earlier test runs whose pytest process is gone."""
+    """Tear down labs of earlier test runs whose pytest process is gone
+    (prefixes lwp<pid> and lwq<pid>, pid in base 36) and drop their run dirs."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     prefixes = set()
     for line in out.splitlines():
-        m = re.match(r"(lwp[0-9a-z]+)-(app|rtr|isp|inet|lan)\b", line)
+        m = re.match(r"(lw[pq][0-9a-z]+)-(app|rtr|isp|inet|lan)\b", line)
         if m:
             prefixes.add(m.group(1))
-    for p in prefixes:
+    for d in os.listdir("/tmp"):
+        m = re.fullmatch(r"lw-lab-(lw[pq][0-9a-z]+)", d)
+        if m:
+            prefixes.add(m.group(1))
+    for p in sorted(prefixes):
         if not _pid_alive(int(p[3:], 36)):
             Lab(p).down()
             shutil.rmtree(f"/tmp/lw-lab-{p}", ignore_errors=True)
@@ -80,7 +76,7 @@ def lab_session(request, shared):
     if missing:
         pytest.skip("lab tools missing: " + ", ".join(missing) + " (run `make deps`)")
     _reap_stale_labs()
-    lab = Lab("lwp" + _base36(os.getpid()), shared=shared)
+    lab = Lab(lab_prefix("p"), shared=shared)
 
     done = []
 
@@ -99,8 +95,11 @@ def lab_session(request, shared):
     atexit.register(teardown)
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         def on_term(signum, frame):
+            # KeyboardInterrupt makes pytest stop the session (not just fail
+            # the running test); the lab goes down first, whatever happens.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             teardown()
-            raise SystemExit(128 + signum)
+            raise KeyboardInterrupt(f"signal {signum}")
         signal.signal(signal.SIGTERM, on_term)
     lab.up()
     return lab

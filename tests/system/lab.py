@@ -51,6 +51,18 @@ def wait_for(predicate, timeout=10.0, what="condition", interval=0.1):
         time.sleep(interval)
 
 
+def lab_prefix(kind="p", pid=None):
+    """Short unique namespace prefix "lw<kind><pid in base 36>" for a lab
+    owned by this process (conftest reaps those whose pid is gone)."""
+    n = os.getpid() if pid is None else pid
+    s = ""
+    while True:
+        n, r = divmod(n, 36)
+        s = "0123456789abcdefghijklmnopqrstuvwxyz"[r] + s
+        if not n:
+            return f"lw{kind}{s}"
+
+
 class LabError(RuntimeError):
     pass
 
@@ -277,9 +289,10 @@ class Lab:
             except urllib.error.HTTPError as e:
                 return e.code, e.read()
 
-    def dns_query(self, name, server=INET, host="app", timeout=2):
+    def dns_query(self, name, server=INET, host="app", timeout=2, rcode=False):
         """A records for name, asked over UDP from inside host's namespace
-        (rcode != 0 or no answer -> [])."""
+        (an error or no answer -> []).  rcode=True: (rcode, [addresses]),
+        e.g. (3, []) for NXDOMAIN."""
         import random
         import socket
         import struct
@@ -296,8 +309,10 @@ class Lab:
         finally:
             s.close()
         rid, flags, qd, an = struct.unpack(">HHHH", data[:8])
-        if rid != qid or flags & 0xF:
-            return []
+        if rid != qid:
+            raise LabError("DNS answer with the wrong id")
+        if flags & 0xF:
+            return (flags & 0xF, []) if rcode else []
         off = 12
         for _ in range(qd):  # skip the question
             while data[off]:
@@ -316,7 +331,7 @@ class Lab:
             if typ == 1 and rdlen == 4:
                 addrs.append(socket.inet_ntoa(data[off:off + 4]))
             off += rdlen
-        return addrs
+        return (0, addrs) if rcode else addrs
 
     # ----------------------------------------------------------- impairment
     def impair(self, link, kind, value=None, jitter=None):
@@ -352,6 +367,13 @@ class Lab:
             self._dirty_links.discard(("link", link))
         else:
             self._dirty_links.add(("link", link))
+
+    HOSTLINK_ROOT, HOSTLINK_APP = "198.19.255.1", "198.19.255.2"
+
+    def hostlink(self):
+        """veth between the root namespace (HOSTLINK_ROOT) and the app namespace
+        (HOSTLINK_APP), e.g. for a browser in a demo.  One lab at a time."""
+        self.sh("hostlink")
 
     def reboot(self, agent="rtr"):
         """Restart a simulated agent ("rtr" or "ups"): sysUpTime and all counters

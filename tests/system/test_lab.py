@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from lab import REPO, Lab, wait_for
+from lab import REPO, Lab, lab_prefix, wait_for
 
 O = Lab.OID
 SNMPREC = os.path.join(REPO, "tests", "lab", "snmprec")
@@ -109,16 +109,15 @@ def test_counters_advance_at_the_documented_rates(lab):
         rate = (b[oid] - a[oid]) / dt
         assert rate == pytest.approx(Lab.RATES[k], rel=0.01), k
     # sysUpTime itself ticks at 100/s of wall-clock time (loose: two process spawns)
-    assert dt == pytest.approx(tb - ta, abs=0.15)
+    assert dt == pytest.approx(tb - ta, abs=0.5)
 
 
 def test_loss_blackhole_clear(lab):
     lab.impair("wan", "loss", 30)
-    assert "loss(30%)" in lab.status()[1]
     r = lab.ping("app", Lab.ISP, count=200, interval=0.005, wait=1)
     assert 15 <= r["loss"] <= 45, r
     lab.impair("wan", "blackhole")
-    r = lab.ping("app", Lab.INET, count=20, interval=0.01, wait=1)
+    r = lab.ping("app", Lab.INET, count=10, interval=0.01, wait=1)
     assert r["loss"] == 100, r
     # the router itself still answers the appliance
     assert lab.snmp_get(O["sysName"]) == "rtr-edge-01"
@@ -194,7 +193,7 @@ def test_traps_reach_snmptrapd(lab):
         lab.send_trap("1.3.6.1.4.1.99999.0.1", (marker, "s", text), **s)
         s["text"] = text
     for s in sent:
-        wait_for(lambda: s["text"] in lab.trap_log(), timeout=5,
+        wait_for(lambda: s["text"] in lab.trap_log(), timeout=10,
                  what=f"trap {s['text']} in {lab.trap_log_path}")
     log = lab.trap_log()
     assert re.search(r"\[198\.18\.0\.2\]:\d+->\[198\.18\.0\.1\]:162", log), log
@@ -203,20 +202,26 @@ def test_traps_reach_snmptrapd(lab):
 def test_dns_and_http_targets(lab):
     assert lab.dns_query("www.lab.test") == [Lab.INET]
     assert lab.dns_query("ups.lab.test", host="lan") == [Lab.UPS]
-    assert lab.dns_query("nonexistent.example.com") == []
+    assert lab.dns_query("nonexistent.example.com", rcode=True) == (3, [])  # NXDOMAIN
     assert lab.http_get(f"http://{Lab.INET}/health") == (200, b"ok\n")
     p = lab.exec("app", "bash", "-c", f"exec 3<>/dev/tcp/{Lab.INET}/{Lab.CLOSED_TCP_PORT}",
                  check=False)
     assert p.returncode != 0 and "refused" in p.stderr.lower()
 
 
-def test_second_lab_up_idempotent_and_down_leaves_nothing(lab_session):
-    other = Lab("lwq" + format(os.getpid() % 36 ** 5, "x")[:6], shared=lab_session.shared)
+def test_up_is_idempotent(lab_session, lab):
+    pids = sorted(lab_session.pids())
+    lab.impair("core", "loss", 5)
+    lab_session.up()
+    assert sorted(lab_session.pids()) == pids  # the same agents keep running
+    assert "loss(5%)" in lab_session.status()[1]  # and impairments stay
+
+
+def test_second_lab_coexists_and_down_leaves_nothing(lab_session):
+    other = Lab(lab_prefix("q"), shared=lab_session.shared)
     try:
         other.up()
-        other.up()  # idempotent: same agents keep running
         pids = other.pids()
-        assert other.status()[0]
         # both labs work side by side with the same addresses
         assert other.ping("app", Lab.INET, count=1)["rx"] == 1
         assert lab_session.ping("app", Lab.INET, count=1)["rx"] == 1
