@@ -13,16 +13,17 @@
  *     turn counters into rates; an invalid metric is written as U so a
  *     discontinuity is a gap, never a spike):
  *       interface: exactly iface_ds[] below;
- *       probe:     probe_ds[] below, plus every other metric of the first
- *                  sample written for the probe;
- *       device, capture: the metrics of the first sample;
+ *       probe, device: probe_ds[] or device_ds[] below, plus every other
+ *                  metric of the first sample written to the file;
+ *       capture:   the metrics of the first sample;
  *     at most RRD_STORE_MAX_DS; names through rrd_store_ds_name();
  *   - RRAs AVERAGE, MIN and MAX for each entry of rra_plan[]: the resolution
  *     is the nearest whole number of steps (at least one) and the row count
  *     covers the span; a resolution that equals the next, longer one is left
  *     out (step 300 s: no separate 1-minute archive).
  * A file found with another step, another interface data source set, a
- * probe file without a probe_ds[] source, or a non-GAUGE source belongs to
+ * probe or device file without one of its base sources, or with a
+ * non-GAUGE source belongs to
  * someone else: it is named in a warning and never written (checked again
  * every FOREIGN_RECHECK_S, so moving it away starts a new file).  Metrics a
  * sample has but its file lacks are not recorded (said once per file).
@@ -52,6 +53,7 @@
 #define FILE_BUCKETS 1024
 #define LINE_MAX_LEN 2048
 
+/* snmp_poll.h lists what the poller publishes. */
 static const char *const iface_ds[] = {
     "in_bps",
     "out_bps",
@@ -62,9 +64,12 @@ static const char *const iface_ds[] = {
     "in_discards_ps",
     "out_discards_ps",
     "oper_up",
+    "speed_bps",
     "utilization_in_pct",
     "utilization_out_pct",
+    "last_change_s",
 };
+static const char *const device_ds[] = {"reachable", "poll_duration_ms", "uptime_s"};
 static const char *const probe_ds[] = {
     "status",     "loss",   "rtt_min", "rtt_avg", "rtt_max",
     "rtt_median", "jitter", "mos",     "time",    "connect_time",
@@ -346,6 +351,9 @@ rrd_store_base_ds(enum lw_subject kind, size_t *n)
 	case LW_SUBJ_PROBE:
 		*n = NELEM(probe_ds);
 		return probe_ds;
+	case LW_SUBJ_DEVICE:
+		*n = NELEM(device_ds);
+		return device_ds;
 	default:
 		*n = 0;
 		return NULL;
@@ -685,6 +693,7 @@ file_create(struct rrd_store *rs, struct rfile *f, const struct job *j, bool *cr
 	char defs[RRD_STORE_MAX_DS + NELEM(rra_plan) * NELEM(rra_cf)][64];
 	const char *argv[NELEM(defs)];
 	char dir[PATH_MAX];
+	struct stat sb;
 	size_t nds = new_layout(j, ds), argc = 0;
 	time_t last_up = j->ts.tv_sec - 1;
 	int r;
@@ -727,6 +736,12 @@ file_create(struct rrd_store *rs, struct rfile *f, const struct job *j, bool *cr
 	if (r != 0) {
 		if (!writer_lost(rs))
 			file_fail(f, "create", rrd_err());
+		return OUT_ERROR;
+	}
+	/* librrd 1.7 can report success when rrdcached hung up mid-answer */
+	if (!w->tcp && stat(f->path, &sb) == -1) {
+		if (!writer_lost(rs))
+			file_fail(f, "create", "rrdcached did not create it");
 		return OUT_ERROR;
 	}
 	*created = true;
@@ -992,7 +1007,9 @@ writer_job(struct rrd_store *rs, const struct job *j, bool *created)
 	}
 	if (strstr(rrd_err(), "illegal attempt to update") != NULL)
 		return OUT_SKIPPED; /* the file (or rrdcached) already has newer rows */
-	if (!writer_lost(rs))
+	if (writer_lost(rs))
+		f->state = RF_UNKNOWN; /* look at it again once reconnected */
+	else
 		file_fail(f, "write", rrd_err());
 	return OUT_ERROR;
 }

@@ -50,6 +50,7 @@ struct fx {
 	char sock[100];
 	char addr[160];
 	int port;
+	int mute; /* listening socket that never answers, -1 = none */
 };
 
 /* ---- helpers ---- */
@@ -75,6 +76,7 @@ setup(void **state)
 	fx->bus = sample_bus_new();
 	assert_non_null(fx->bus);
 	fx->cfg.state_dir = fx->state;
+	fx->mute = -1;
 	*state = fx;
 	return 0;
 }
@@ -96,6 +98,8 @@ teardown(void **state)
 {
 	struct fx *fx = *state;
 
+	if (fx->mute >= 0)
+		close(fx->mute); /* else a failed test_queue_full hangs the writer */
 	rrd_store_free(fx->rs);
 	cached_stop(fx);
 	sample_bus_free(fx->bus);
@@ -170,8 +174,9 @@ static void
 publish_device(struct fx *fx, const char *dev, time_t t, int64_t interval_ms)
 {
 	struct lw_metric m[] = {
-	    {"uptime", "s", 1234, true},
+	    {"uptime_s", "s", 1234, true},
 	    {"reachable", "", 1, true},
+	    {"ups_on_battery", "", 0, true}, /* from a profile: not a base source */
 	};
 	struct lw_sample s = {
 	    .kind = LW_SUBJ_DEVICE,
@@ -179,7 +184,7 @@ publish_device(struct fx *fx, const char *dev, time_t t, int64_t interval_ms)
 	    .ts = {t, 0},
 	    .interval_ms = interval_ms,
 	    .metrics = m,
-	    .nmetrics = 2,
+	    .nmetrics = 3,
 	};
 
 	sample_publish(fx->bus, &s);
@@ -448,11 +453,15 @@ test_ds_names(void **state)
 	                    "utilization_out_pct");
 	assert_string_equal(rrd_store_ds_name("", ds), "");
 	base = rrd_store_base_ds(LW_SUBJ_INTERFACE, &n);
-	assert_int_equal(n, 11);
+	assert_int_equal(n, 13);
 	assert_string_equal(base[0], "in_bps");
 	base = rrd_store_base_ds(LW_SUBJ_PROBE, &n);
+	assert_int_equal(n, 10);
 	assert_string_equal(base[0], "status");
-	rrd_store_base_ds(LW_SUBJ_DEVICE, &n);
+	base = rrd_store_base_ds(LW_SUBJ_DEVICE, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(base[0], "reachable");
+	assert_null(rrd_store_base_ds(LW_SUBJ_CAPTURE, &n));
 	assert_int_equal(n, 0);
 }
 
@@ -500,6 +509,7 @@ write_and_check(struct fx *fx, time_t t0)
 	assert_rows(ifile, "utilization_in_pct", t0 + 120, last, 12.5);
 	assert_rows(ifile, "in_errors_ps", t0 + 120, last, NAN);
 	assert_rows(ifile, "utilization_out_pct", t0 + 120, last, NAN);
+	assert_rows(ifile, "speed_bps", t0 + 120, last, NAN); /* not in the sample */
 	assert_rows(pfile, "loss", t0 + 120, last, 2.5);
 	assert_rows(pfile, "rtt_avg", t0 + 120, last, 12.25);
 	assert_rows(pfile, "status", t0 + 120, last, 1);
@@ -510,9 +520,9 @@ write_and_check(struct fx *fx, time_t t0)
 	read_info(ifile, &in);
 	assert_int_equal(in.step, STEP);
 	assert_int_equal(in.heartbeat, 2 * STEP);
-	assert_int_equal(in.nds, 11);
+	assert_int_equal(in.nds, 13);
 	assert_string_equal(in.ds[0], "in_bps");
-	assert_string_equal(in.ds[10], "utilization_out_pct");
+	assert_string_equal(in.ds[12], "last_change_s");
 	assert_rras(&in, pdp, rows, 4);
 
 	read_info(pfile, &in);
@@ -566,9 +576,11 @@ test_rra_plan(void **state)
 	assert_int_equal(in.heartbeat, 2);
 	assert_rras(&in, pdp1, rows, 4);
 	/* device sources come from the sample */
-	assert_int_equal(in.nds, 2);
-	assert_string_equal(in.ds[0], "uptime");
-	assert_string_equal(in.ds[1], "reachable");
+	assert_int_equal(in.nds, 4);
+	assert_string_equal(in.ds[0], "reachable");
+	assert_string_equal(in.ds[1], "poll_duration_ms");
+	assert_string_equal(in.ds[2], "uptime_s");
+	assert_string_equal(in.ds[3], "ups_on_battery");
 
 	path_of(fx, LW_SUBJ_DEVICE, "slow", NULL, f);
 	read_info(f, &in);
@@ -611,8 +623,10 @@ test_foreign_layout(void **state)
 	    "DS:in_discards_ps:GAUGE:120:U:U",
 	    "DS:out_discards_ps:GAUGE:120:U:U",
 	    "DS:oper_up:GAUGE:120:U:U",
+	    "DS:speed_bps:GAUGE:120:U:U",
 	    "DS:utilization_in_pct:GAUGE:120:U:U",
 	    "DS:utilization_out_pct:GAUGE:120:U:U",
+	    "DS:last_change_s:GAUGE:120:U:U",
 	    "RRA:AVERAGE:0.5:1:10",
 	};
 	static const char *counter_probe[] = {"DS:loss:COUNTER:60:U:U", "RRA:AVERAGE:0.5:1:10"};
@@ -623,7 +637,7 @@ test_foreign_layout(void **state)
 	time_t t0 = aligned_start();
 
 	foreign(fx, "Gi0/1", STEP, other_ds, 2);
-	foreign(fx, "Gi0/2", 60, other_step, 12);
+	foreign(fx, "Gi0/2", 60, other_step, 14);
 	path_of(fx, LW_SUBJ_PROBE, "isp-a", "ping", f3);
 	snprintf(dir, sizeof(dir), "%s/rrd/links", fx->state);
 	mkdir(dir, 0755);
@@ -739,8 +753,8 @@ test_bad_samples(void **state)
 	                      .name = NULL,
 	                      .ts = {aligned_start(), 0},
 	                      .interval_ms = 30000};
-	struct lw_sample empty = {.kind = LW_SUBJ_DEVICE,
-	                          .device = "sw",
+	struct lw_sample empty = {.kind = LW_SUBJ_CAPTURE,
+	                          .name = "wan",
 	                          .ts = {aligned_start(), 0},
 	                          .interval_ms = 30000};
 	char f[PATH_MAX];
@@ -755,7 +769,7 @@ test_bad_samples(void **state)
 	assert_int_equal(st.errors, 2);
 	assert_int_equal(st.skipped, 1);
 	assert_int_equal(st.written, 0);
-	path_of(fx, LW_SUBJ_DEVICE, "sw", NULL, f);
+	path_of(fx, LW_SUBJ_CAPTURE, NULL, "wan", f);
 	assert_false(exists(f));
 }
 
@@ -773,6 +787,44 @@ test_new_fails(void **state)
 	close(fd);
 	assert_null(rrd_store_new(fx->base, fx->bus, &fx->cfg));
 	assert_null(rrd_store_new(fx->base, fx->bus, &cfg));
+}
+
+/* A socket that takes connections but never answers: the writer hangs in its
+ * first request.  Publishing must not block: the queue fills, the rest is
+ * dropped and counted; when the socket goes away the writer carries on. */
+static void
+test_queue_full(void **state)
+{
+	struct fx *fx = *state;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct rrd_store_stats st;
+	time_t t0 = aligned_start() - 7 * 24 * 3600;
+	const uint64_t n = RRD_STORE_QUEUE_MAX + 11;
+	int lfd = fx->mute = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(lfd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/mute.sock", fx->dir);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 8), 0);
+	snprintf(fx->addr, sizeof(fx->addr), "unix:%s", sun.sun_path);
+	fx->cfg.rrdcached = fx->addr;
+	start_store(fx);
+
+	for (uint64_t i = 0; i < n; i++)
+		publish_iface(fx, "sw", "eth0", t0 + (time_t)i * STEP, STEP * 1000);
+	stats(fx, &st);
+	/* the writer holds at most one job while it hangs */
+	assert_true(st.dropped == 10 || st.dropped == 11);
+	assert_true(st.queued + st.dropped == n || st.queued + st.dropped == n - 1);
+	assert_int_equal(st.written, 0);
+
+	close(lfd); /* resets the pending connection */
+	fx->mute = -1;
+	unlink(sun.sun_path);
+	rrd_store_flush(fx->rs);
+	stats(fx, &st);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.errors + st.dropped, (uint64_t)n);
 }
 
 /* ---- rrdcached ---- */
@@ -1046,6 +1098,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_rrdcached_foreign, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rrdcached_late, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 	};
 
 	log_init(1, getenv("LW_TEST_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_ERROR);
