@@ -8,6 +8,7 @@
 
 #include "api_probes.h"
 #include "log.h"
+#include "probe.h"
 #include "sample.h"
 #include "state.h"
 
@@ -68,12 +69,13 @@ probe_json(const struct lw_probe *p)
 {
 	const struct lw_sample *s = state_get(api.st, LW_SUBJ_PROBE, p->link, p->name);
 	json_t *o;
-	char when[32];
+	char when[32], target[1024];
 	struct tm tm;
 	time_t t;
 
 	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I}", "link", jstr(p->link), "name",
-	              jstr(p->name), "type", jstr(p->type), "target", jstr(p->target), "hop",
+	              jstr(p->name), "type", jstr(p->type), "target",
+	              jstr(probe_shown_target(p->target, target, sizeof(target))), "hop",
 	              jstr(hop_name(p->hop)), "interval_ms", (json_int_t)p->interval_ms,
 	              "timeout_ms", (json_int_t)p->timeout_ms);
 	if (o == NULL)

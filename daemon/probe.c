@@ -137,6 +137,25 @@ clean_text(char *dst, size_t dstlen, const char *src)
 	return dst;
 }
 
+const char *
+probe_shown_target(const char *target, char *dst, size_t dstlen)
+{
+	const char *scheme = target ? strstr(target, "://") : NULL, *host, *at;
+
+	if (target == NULL)
+		target = "";
+	if (scheme != NULL) {
+		host = scheme + 3;
+		at = host + strcspn(host, "/?#@");
+		if (*at == '@') {
+			snprintf(dst, dstlen, "%.*s***%s", (int)(host - target), target, at);
+			return dst;
+		}
+	}
+	snprintf(dst, dstlen, "%s", target);
+	return dst;
+}
+
 /* ---- plugins ---- */
 
 static void
@@ -359,7 +378,7 @@ publish(struct probe *pr, enum lw_status status, const char *message,
 	struct lw_metric metrics[PROBE_MAX_METRICS];
 	char names[PROBE_MAX_METRICS][PROBE_NAME_MAX];
 	char units[PROBE_MAX_METRICS][PROBE_UNIT_MAX];
-	char msg[PROBE_MSG_MAX];
+	char msg[PROBE_MSG_MAX], target[1024];
 	struct lw_attr attrs[3];
 	struct lw_sample s = {0};
 	size_t n = 0;
@@ -376,7 +395,8 @@ publish(struct probe *pr, enum lw_status status, const char *message,
 		n++;
 	}
 	attrs[0] = (struct lw_attr){"type", pr->type};
-	attrs[1] = (struct lw_attr){"target", pr->target};
+	attrs[1] =
+	    (struct lw_attr){"target", probe_shown_target(pr->target, target, sizeof(target))};
 	attrs[2] = (struct lw_attr){"hop", hop_name(pr->hop)};
 	s.kind = LW_SUBJ_PROBE;
 	s.link = pr->link;

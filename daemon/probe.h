@@ -30,7 +30,12 @@ struct probe_engine *probe_engine_new(struct event_base *base, struct lw_bus *bu
  * their schedule.  Problems are logged and the probe reports "unknown". */
 int probe_engine_reload(struct probe_engine *pe, const struct lw_config *cfg);
 
-/* Cancel every run, destroy every instance, fini and unload the plugins. */
+/* Cancel every run, destroy every instance, fini and unload the plugins.
+ * Call it after the loop has stopped. */
 void probe_engine_free(struct probe_engine *pe);
+
+/* A target as shown to users: credentials in a URL ("http://user:pw@host/")
+ * become "***".  Returns dst. */
+const char *probe_shown_target(const char *target, char *dst, size_t dstlen);
 
 #endif

@@ -64,6 +64,7 @@ struct http_inst {
 	CURLM *multi;
 	struct event *timer;
 	char *url;
+	char *shown_url; /* for messages: without credentials */
 	char host[256];
 	int port;
 	bool https;
@@ -333,6 +334,25 @@ write_cb(char *data, size_t size, size_t n, void *userp)
 
 /* ---- instances and runs ---- */
 
+/* The URL for messages: user:password before the host becomes three stars. */
+static char *
+shown_url(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *host, *at;
+	char *s = NULL;
+
+	if (scheme != NULL) {
+		host = scheme + 3;
+		at = host + strcspn(host, "/?#@");
+		if (*at == '@') {
+			if (asprintf(&s, "%.*s***%s", (int)(host - url), url, at) == -1)
+				return NULL;
+			return s;
+		}
+	}
+	return strdup(url);
+}
+
 static void
 inst_free(struct http_inst *hi)
 {
@@ -343,6 +363,7 @@ inst_free(struct http_inst *hi)
 	if (hi->dns != NULL)
 		evdns_base_free(hi->dns, 1);
 	free(hi->url);
+	free(hi->shown_url);
 	free(hi->expect);
 	free(hi);
 }
@@ -364,11 +385,12 @@ http_create(struct event_base *base, const struct lw_probe_spec *spec, char *err
 	hi->base = base;
 	hi->deadline_ms = spec->timeout_ms * 9 / 10;
 	hi->url = strdup(spec->target);
+	hi->shown_url = shown_url(spec->target);
 	hi->expect = expect != NULL ? strdup(expect) : NULL;
 	hi->multi = curl_multi_init();
 	hi->timer = evtimer_new(base, timer_event_cb, hi);
-	if (hi->url == NULL || (expect != NULL && hi->expect == NULL) || hi->multi == NULL ||
-	    hi->timer == NULL) {
+	if (hi->url == NULL || hi->shown_url == NULL || (expect != NULL && hi->expect == NULL) ||
+	    hi->multi == NULL || hi->timer == NULL) {
 		snprintf(err, errlen, "out of memory");
 		inst_free(hi);
 		return NULL;
@@ -509,7 +531,7 @@ transfer_done(struct http_run *r, CURLcode cc)
 		m[res.nmetrics++] = (struct lw_probe_metric){"resolve_time", "ms", r->resolve_ms};
 	if (cc != CURLE_OK) {
 		res.status = LW_PROBE_CRITICAL;
-		snprintf(msg, sizeof(msg), "%s: %s", hi->url,
+		snprintf(msg, sizeof(msg), "%s: %s", hi->shown_url,
 		         r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
 		res.message = msg;
 		end_run(r, &res);

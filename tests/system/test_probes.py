@@ -154,12 +154,21 @@ link "lab" {{
                        interval = "1s" }}
     probe "web-404" {{ type = "http"  target = "http://127.0.0.1:{web}/gone"  interval = "1s" }}
     probe "web-down" {{ type = "http"  target = "http://127.0.0.1:{refused}/"  interval = "1s" }}
+    probe "web-auth" {{ type = "http"  target = "http://tech:s3cret@127.0.0.1:{web}/"
+                       interval = "1s" }}
+    probe "web-auth-down" {{ type = "http"  target = "http://tech:s3cret@127.0.0.1:{refused}/"
+                            interval = "1s" }}
 }}
 '''
     with Daemon(tmp_path, body=body) as d:
         names = ["web-tcp", "smtp", "smtp-ssh", "closed", "closed6", "web", "web-text",
-                 "web-404", "web-down"]
+                 "web-404", "web-down", "web-auth", "web-auth-down"]
         ps = wait_results(d, names)
+        # credentials in a URL are used, never shown
+        assert ps["web-auth"]["status"] == "ok", ps["web-auth"]
+        assert ps["web-auth"]["target"] == f"http://***@127.0.0.1:{web}/"
+        assert ps["web-auth-down"]["status"] == "critical", ps["web-auth-down"]
+        assert b"s3cret" not in d.request("/api/v1/probes")[2]
 
         p = ps["web-tcp"]
         assert p["status"] == "ok", p

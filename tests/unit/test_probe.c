@@ -276,6 +276,19 @@ test_reload(void **state)
 	event_base_free(base);
 }
 
+static void
+test_shown_target(void **state)
+{
+	char buf[128];
+
+	assert_string_equal(probe_shown_target("http://u:pw@h:8080/x?a=b@c", buf, sizeof(buf)),
+	                    "http://***@h:8080/x?a=b@c");
+	assert_string_equal(probe_shown_target("https://h/p@q", buf, sizeof(buf)), "https://h/p@q");
+	assert_string_equal(probe_shown_target("198.18.1.1", buf, sizeof(buf)), "198.18.1.1");
+	assert_string_equal(probe_shown_target("user@host:22", buf, sizeof(buf)), "user@host:22");
+	assert_string_equal(probe_shown_target(NULL, buf, sizeof(buf)), "");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -285,6 +298,7 @@ main(int argc, char *argv[])
 	    cmocka_unit_test(test_timeout_is_unknown),
 	    cmocka_unit_test(test_free_with_run_in_flight),
 	    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_shown_target),
 	};
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
