@@ -448,6 +448,19 @@ class Lab:
             return res[oids[0].lstrip(".")]
         return {o: res[o.lstrip(".")] for o in oids}
 
+    def snmp_get_list(self, *oids, host=RTR, port=161, version="2c", community=COMMUNITY,
+                      from_host="app", timeout=2, context=None):
+        """[(oid, value), ...] in request order (an OID may appear twice)."""
+        p = self._snmp("snmpget", list(oids), self._target(host, port), version, community,
+                       from_host, timeout, context)
+        out = []
+        for line in p.stdout.splitlines():
+            if line.strip():
+                out.extend(self._parse(line).items())
+        if len(out) != len(oids):
+            raise LabError(f"snmpget: {len(out)} values for {len(oids)} oids: {p.stdout!r}")
+        return out
+
     def snmp_walk(self, oid, host=RTR, port=161, version="2c", community=COMMUNITY,
                   from_host="app", timeout=2, context=None):
         """{oid: value} of a walk (GETBULK for v2c/v3)."""

@@ -95,21 +95,28 @@ def test_snmp_v2c_and_v3(lab):
 
 def test_counters_advance_at_the_documented_rates(lab):
     keys = ["ifHCInOctets.1", "ifHCOutOctets.1", "ifHCInOctets.2", "ifHCOutOctets.2",
-            "ifInOctets.2", "ifHCInOctets.20"]
+            "ifInOctets.2", "ifHCInOctets.20", "ifHCInUcastPkts.1"]
     oids = [f"{O[k.split('.')[0]]}.{k.split('.')[1]}" for k in keys]
+    up = O["sysUpTime"]
 
-    def read():
-        return lab.snmp_get(O["sysUpTime"], *oids), time.monotonic()
+    def sample():
+        """Counters bracketed by sysUpTime in one GET; only accepted when both
+        uptimes are the same tick, so the sample time is known to 10 ms."""
+        t0 = time.monotonic()
+        vals = [v for _, v in lab.snmp_get_list(up, *oids, up)]
+        if vals[0] != vals[-1]:
+            return None
+        return vals[0], dict(zip(keys, vals[1:-1])), t0
 
-    a, ta = read()
-    b, tb = wait_for(lambda: (lambda r: r if r[0][O["sysUpTime"]] - a[O["sysUpTime"]] >= 250
-                              else None)(read()), timeout=10, what="3 s of agent uptime")
-    dt = (b[O["sysUpTime"]] - a[O["sysUpTime"]]) / 100.0
-    for k, oid in zip(keys, oids):
-        rate = (b[oid] - a[oid]) / dt
+    a = wait_for(sample, timeout=10, what="a clean counter sample")
+    b = wait_for(lambda: (lambda s: s if s and s[0] - a[0] >= 300 else None)(sample()),
+                 timeout=15, what="a clean counter sample 3 s later")
+    dt = (b[0] - a[0]) / 100.0
+    for k in keys:
+        rate = (b[1][k] - a[1][k]) / dt
         assert rate == pytest.approx(Lab.RATES[k], rel=0.01), k
-    # sysUpTime itself ticks at 100/s of wall-clock time (loose: two process spawns)
-    assert dt == pytest.approx(tb - ta, abs=0.5)
+    # sysUpTime itself ticks at 100/s of wall-clock time (loose: process spawns)
+    assert dt == pytest.approx(b[2] - a[2], abs=0.5)
 
 
 def test_loss_blackhole_clear(lab):
