@@ -240,6 +240,32 @@ detect_step(struct detect *d, const struct detect_params *p, const struct detect
 	return r->events;
 }
 
+unsigned
+detect_edge(struct detect *d, const struct detect_params *p, int64_t now_ms,
+    struct detect_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->prev_severity = d->severity;
+	r->severity = d->severity;
+	if (p->flap_count <= 0)
+		return 0;
+	add_flap(d, now_ms);
+	r->flaps = detect_flaps(d, p, now_ms);
+	if (r->flaps < p->flap_count)
+		return 0;
+	if (d->state != DETECT_PROBLEM) {
+		if (d->pending_ms == 0)
+			d->pending_ms = now_ms;
+		to_problem(d, p, now_ms, r);
+	}
+	if (!d->flapping) {
+		d->flapping = true;
+		r->events |= DETECT_EV_FLAPPING;
+	}
+	r->severity = d->severity;
+	return r->events;
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {

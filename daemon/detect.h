@@ -125,6 +125,12 @@ void detect_seed_recovered(struct detect *d, int64_t recovered_ms);
 unsigned detect_step(struct detect *d, const struct detect_params *p,
     const struct detect_input *in, int64_t now_ms, struct detect_result *r);
 
+/* A flap edge seen without a verdict (the interface came back up while the
+ * probes decide whether the link works): counted like an edge of
+ * detect_step(), may open a flapping problem.  Returns r->events. */
+unsigned detect_edge(struct detect *d, const struct detect_params *p, int64_t now_ms,
+    struct detect_result *r);
+
 /* Forget every source's runs (probes reordered by a reload); state kept. */
 void detect_reset_sources(struct detect *d);
 

@@ -382,6 +382,30 @@ test_flaps_outside_the_window_do_not_count(void **state)
 }
 
 static void
+test_edges_without_verdict(void **state)
+{
+	struct detect_params off = P;
+	struct detect d;
+	struct detect_result r;
+	int64_t t = T0;
+
+	detect_init(&d);
+	assert_int_equal(detect_edge(&d, &P, t += S, &r), 0);
+	assert_int_equal(detect_edge(&d, &P, t += S, &r), 0);
+	assert_int_equal(detect_edge(&d, &P, t += S, &r), 0);
+	assert_int_equal(d.state, DETECT_OK);
+	assert_int_equal(detect_edge(&d, &P, t += S, &r), DETECT_EV_OPEN | DETECT_EV_FLAPPING);
+	assert_int_equal(r.flaps, 4);
+	assert_int_equal(detect_edge(&d, &P, t += S, &r), 0);
+	/* off: nothing counted */
+	off.flap_count = 0;
+	detect_init(&d);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(detect_edge(&d, &off, t += S, &r), 0);
+	assert_int_equal(d.nflaps, 0);
+}
+
+static void
 test_no_flap_detection_when_off(void **state)
 {
 	struct detect_params p = P;
@@ -533,6 +557,7 @@ main(void)
 		cmocka_unit_test(test_flapping_opens_one_problem),
 		cmocka_unit_test(test_flapping_marks_an_open_problem),
 		cmocka_unit_test(test_flaps_outside_the_window_do_not_count),
+		cmocka_unit_test(test_edges_without_verdict),
 		cmocka_unit_test(test_no_flap_detection_when_off),
 		cmocka_unit_test(test_restored_problem_confirmed),
 		cmocka_unit_test(test_restored_problem_cleared_while_down),
