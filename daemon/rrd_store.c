@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rrd.h>
 #include <rrd_client.h>
@@ -1168,6 +1169,30 @@ start_writer(struct rrd_store *rs)
 	return r;
 }
 
+/* This runs before privileges are dropped, the writer after: a root-owned
+ * rrd directory in a state-dir that belongs to the daemon's user goes to
+ * that user, or no file could be created.  Other owners are left alone. */
+static int
+rrd_dir_prepare(const char *state_dir, const char *dir)
+{
+	struct stat sd, sr;
+
+	if (mkdir_p(dir, 0755) == -1) {
+		log_warn("rrd: cannot create %s", dir);
+		return -1;
+	}
+	if (stat(state_dir, &sd) == -1 || stat(dir, &sr) == -1) {
+		log_warn("rrd: %s", dir);
+		return -1;
+	}
+	if (geteuid() == 0 && sr.st_uid == 0 && sd.st_uid != 0 &&
+	    chown(dir, sd.st_uid, sd.st_gid) == -1) {
+		log_warn("rrd: cannot give %s to the owner of %s", dir, state_dir);
+		return -1;
+	}
+	return 0;
+}
+
 struct rrd_store *
 rrd_store_new(struct event_base *base, struct lw_bus *bus, const struct lw_config *cfg)
 {
@@ -1183,10 +1208,8 @@ rrd_store_new(struct event_base *base, struct lw_bus *bus, const struct lw_confi
 		log_warnx("rrd: state-dir %s is too long", cfg->state_dir);
 		return NULL;
 	}
-	if (mkdir_p(dir, 0755) == -1) {
-		log_warn("rrd: cannot create %s", dir);
+	if (rrd_dir_prepare(cfg->state_dir, dir) == -1)
 		return NULL;
-	}
 	/* rrdcached needs absolute names, and a later chdir must not matter */
 	if (realpath(cfg->state_dir, abs) == NULL) {
 		log_warn("rrd: %s", cfg->state_dir);

@@ -827,6 +827,25 @@ test_queue_full(void **state)
 	assert_int_equal(st.errors + st.dropped, (uint64_t)n);
 }
 
+/* linewatchd starts modules as root and drops privileges later: the rrd
+ * directory must belong to the state-dir's owner by then. */
+static void
+test_rrd_dir_owner(void **state)
+{
+	struct fx *fx = *state;
+	char dir[PATH_MAX];
+	struct stat sb;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(chown(fx->state, 65534, 65534), 0);
+	start_store(fx);
+	snprintf(dir, sizeof(dir), "%s/rrd", fx->state);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_uid, 65534);
+	assert_int_equal(sb.st_gid, 65534);
+}
+
 /* ---- rrdcached ---- */
 
 static int
@@ -1093,6 +1112,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_unwritable_recovers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_samples, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rrd_dir_owner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rrdcached_unix, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rrdcached_tcp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rrdcached_foreign, setup, teardown),
