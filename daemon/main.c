@@ -40,6 +40,7 @@
 #include "probe.h"
 #include "capture.h"
 #include "api_traffic.h"
+#include "notify.h"
 
 #ifndef LW_SYSCONFDIR
 #define LW_SYSCONFDIR "/etc/linewatch"
@@ -68,6 +69,7 @@ struct lwd {
 	struct snmp_poller *snmp;
 	struct probe_engine *probes;
 	struct captures *captures;
+	struct notify *notify;
 };
 
 static void
@@ -112,6 +114,7 @@ check_modules(const struct lw_config *cfg, config_error_cb cb, int *nerr)
 	/* MODULES: config checks (each adds its error count to *nerr) */
 	*nerr += snmp_poller_check(cfg, cb, NULL);
 	*nerr += probe_check_config(cfg, cb, NULL);
+	*nerr += notify_check_config(cfg, cb, NULL);
 	(void)cfg;
 	(void)cb;
 	return *nerr;
@@ -268,6 +271,8 @@ modules_start(struct lwd *d)
 	 * Consumers first, so they see the sources' first samples. */
 	if ((d->rrd = rrd_store_new(d->base, d->bus, d->cfg)) == NULL)
 		return -1;
+	if ((d->notify = notify_new(d->base, d->cfg)) == NULL)
+		return -1;
 	d->auth = auth_new(d->base, d->http, d->cfg);
 	d->static_files = static_files_new(d->http, cfgp);
 	d->graph = graph_new(d->base, d->http, cfgp);
@@ -301,6 +306,7 @@ modules_reload(struct lwd *d, struct lw_config *ncfg)
 	probe_engine_reload(d->probes, ncfg);
 	snmp_poller_reload(d->snmp, ncfg);
 	captures_reload(d->captures, ncfg);
+	notify_reload(d->notify, ncfg);
 }
 
 static void
@@ -313,6 +319,8 @@ modules_stop(struct lwd *d)
 	d->snmp = NULL;
 	probe_engine_free(d->probes);
 	d->probes = NULL;
+	notify_free(d->notify);
+	d->notify = NULL;
 	rrd_store_free(d->rrd);
 	d->rrd = NULL;
 	metrics_free(d->metrics);
