@@ -276,15 +276,16 @@ static void
 spec_from_config(const struct lw_probe *cp, struct lw_probe_spec *spec,
                  struct lw_probe_option *opts)
 {
-	for (size_t i = 0; i < cp->nopts; i++) {
+	for (size_t i = 0; opts != NULL && i < cp->nopts; i++) {
 		opts[i].key = cp->opts[i].key;
 		opts[i].value = cp->opts[i].value;
 	}
 	spec->name = cp->name;
 	spec->link = cp->link;
 	spec->target = cp->target;
-	spec->interval_ms = cp->interval_ms;
-	spec->timeout_ms = cp->timeout_ms > 0 ? cp->timeout_ms : cp->interval_ms;
+	/* the config refuses less than 100ms; a timer must never spin */
+	spec->interval_ms = cp->interval_ms >= 100 ? cp->interval_ms : 100;
+	spec->timeout_ms = cp->timeout_ms > 0 ? cp->timeout_ms : spec->interval_ms;
 	spec->opts = opts;
 	spec->nopts = cp->nopts;
 }
@@ -433,7 +434,7 @@ run_done(const struct lw_probe_result *res, void *arg)
 		publish(pr, LW_UNKNOWN, "the plugin reported no result", NULL, 0);
 		return;
 	}
-	st = res->status <= LW_PROBE_UNKNOWN ? (enum lw_status)res->status : LW_UNKNOWN;
+	st = (unsigned)res->status <= LW_PROBE_UNKNOWN ? (enum lw_status)res->status : LW_UNKNOWN;
 	publish(pr, st, res->message, res->metrics, res->nmetrics);
 }
 
@@ -587,11 +588,12 @@ probe_new(struct probe_engine *pe, const struct lw_probe *cp)
 static bool
 probe_same(const struct probe *pr, const struct lw_probe *cp)
 {
-	int64_t timeout = cp->timeout_ms > 0 ? cp->timeout_ms : cp->interval_ms;
+	struct lw_probe_spec spec;
 
+	spec_from_config(cp, &spec, NULL);
 	if (strcmp(pr->type, cp->type) != 0 || strcmp(pr->target, cp->target ? cp->target : "") ||
-	    pr->hop != cp->hop || pr->spec.interval_ms != cp->interval_ms ||
-	    pr->spec.timeout_ms != timeout || pr->spec.nopts != cp->nopts)
+	    pr->hop != cp->hop || pr->spec.interval_ms != spec.interval_ms ||
+	    pr->spec.timeout_ms != spec.timeout_ms || pr->spec.nopts != cp->nopts)
 		return false;
 	for (size_t i = 0; i < cp->nopts; i++)
 		if (strcmp(pr->opts[i].key, cp->opts[i].key) != 0 ||
