@@ -142,22 +142,22 @@ def test_tcp_and_http(tmp_path, web, banner):
     refused = closed_port()
     body = f'''
 link "lab" {{
-    probe "web-tcp" {{ type = "tcp"  target = "127.0.0.1:{web}"  interval = "1s"  hop = "isp" }}
-    probe "smtp" {{ type = "tcp"  target = "127.0.0.1:{banner}"  expect = "220"  interval = "1s" }}
+    probe "web-tcp" {{ type = "tcp"  target = "127.0.0.1:{web}"  interval = "1s"  timeout = "5s"  hop = "isp" }}
+    probe "smtp" {{ type = "tcp"  target = "127.0.0.1:{banner}"  expect = "220"  interval = "1s"  timeout = "5s" }}
     probe "smtp-ssh" {{ type = "tcp"  target = "127.0.0.1"  port = "{banner}"  expect = "SSH-"
-                       interval = "1s" }}
-    probe "closed" {{ type = "tcp"  target = "127.0.0.1:{refused}"  interval = "1s" }}
-    probe "closed6" {{ type = "tcp"  target = "[::1]:{refused}"  interval = "1s" }}
+                       interval = "1s"  timeout = "5s" }}
+    probe "closed" {{ type = "tcp"  target = "127.0.0.1:{refused}"  interval = "1s"  timeout = "5s" }}
+    probe "closed6" {{ type = "tcp"  target = "[::1]:{refused}"  interval = "1s"  timeout = "5s" }}
     probe "web" {{ type = "http"  target = "http://127.0.0.1:{web}/"  expect-status = "200"
-                  expect = "Welcome"  interval = "1s" }}
+                  expect = "Welcome"  interval = "1s"  timeout = "5s" }}
     probe "web-text" {{ type = "http"  target = "http://127.0.0.1:{web}/"  expect = "Goodbye"
-                       interval = "1s" }}
-    probe "web-404" {{ type = "http"  target = "http://127.0.0.1:{web}/gone"  interval = "1s" }}
-    probe "web-down" {{ type = "http"  target = "http://127.0.0.1:{refused}/"  interval = "1s" }}
+                       interval = "1s"  timeout = "5s" }}
+    probe "web-404" {{ type = "http"  target = "http://127.0.0.1:{web}/gone"  interval = "1s"  timeout = "5s" }}
+    probe "web-down" {{ type = "http"  target = "http://127.0.0.1:{refused}/"  interval = "1s"  timeout = "5s" }}
     probe "web-auth" {{ type = "http"  target = "http://tech:s3cret@127.0.0.1:{web}/"
-                       interval = "1s" }}
+                       interval = "1s"  timeout = "5s" }}
     probe "web-auth-down" {{ type = "http"  target = "http://tech:s3cret@127.0.0.1:{refused}/"
-                            interval = "1s" }}
+                            interval = "1s"  timeout = "5s" }}
 }}
 '''
     with Daemon(tmp_path, body=body) as d:
@@ -229,10 +229,10 @@ def test_https_certificate(tmp_path, tls_web):
     body = f'''
 link "lab" {{
     probe "tls" {{ type = "http"  target = "https://127.0.0.1:{tls_web}/"  insecure = "yes"
-                  interval = "1s" }}
+                  interval = "2s"  timeout = "8s" }}
     probe "tls-short" {{ type = "http"  target = "https://127.0.0.1:{tls_web}/"  insecure = "yes"
-                        cert-warning = "2d"  interval = "1s" }}
-    probe "tls-verify" {{ type = "http"  target = "https://127.0.0.1:{tls_web}/"  interval = "1s" }}
+                        cert-warning = "2d"  interval = "2s"  timeout = "8s" }}
+    probe "tls-verify" {{ type = "http"  target = "https://127.0.0.1:{tls_web}/"  interval = "2s"  timeout = "8s" }}
 }}
 '''
     with Daemon(tmp_path, body=body) as d:
@@ -257,21 +257,21 @@ def test_dns(tmp_path, dnsmasq, web):
     body = f'''
 link "lab" {{
     probe "a" {{ type = "dns"  target = "{srv}"  query = "example.lab"  record = "A"
-                expect = "198.18.2.2"  interval = "1s" }}
+                expect = "198.18.2.2"  interval = "1s"  timeout = "5s" }}
     probe "aaaa" {{ type = "dns"  target = "{srv}"  query = "v6.lab"  record = "AAAA"
-                   expect = "2001:db8:0::5"  interval = "1s" }}
+                   expect = "2001:db8:0::5"  interval = "1s"  timeout = "5s" }}
     probe "ptr" {{ type = "dns"  target = "{srv}"  query = "198.18.2.2"  record = "PTR"
-                  expect = "web.example.lab"  interval = "1s" }}
+                  expect = "web.example.lab"  interval = "1s"  timeout = "5s" }}
     probe "wrong" {{ type = "dns"  target = "{srv}"  query = "example.lab"
-                    expect = "198.18.2.3"  interval = "1s" }}
-    probe "nx" {{ type = "dns"  target = "{srv}"  query = "missing.lab"  interval = "1s" }}
+                    expect = "198.18.2.3"  interval = "1s"  timeout = "5s" }}
+    probe "nx" {{ type = "dns"  target = "{srv}"  query = "missing.lab"  interval = "1s"  timeout = "5s" }}
     probe "dead" {{ type = "dns"  target = "{dead}"  query = "example.lab"  interval = "1s"
                    timeout = "800ms" }}
-    probe "by-name" {{ type = "tcp"  target = "web.lab:{web}"  server = "{srv}"  interval = "1s" }}
+    probe "by-name" {{ type = "tcp"  target = "web.lab:{web}"  server = "{srv}"  interval = "1s"  timeout = "5s" }}
     probe "by-name-http" {{ type = "http"  target = "http://web.lab:{web}/"  server = "{srv}"
-                           expect = "Welcome"  interval = "1s" }}
+                           expect = "Welcome"  interval = "1s"  timeout = "5s" }}
     probe "no-such-name" {{ type = "tcp"  target = "nowhere.lab:{web}"  server = "{srv}"
-                           interval = "1s" }}
+                           interval = "1s"  timeout = "5s" }}
 }}
 '''
     with Daemon(tmp_path, body=body) as d:
@@ -332,13 +332,13 @@ link "lab" {{
                    shell = "no"  interval = "1s" }}
     probe "crit" {{ type = "exec"  target = "{CHECK_DUMMY}"  arguments = {{ "2", "broken" }}
                    interval = "1s" }}
-    probe "perf" {{ type = "exec"  target = "{perf}"  interval = "1s" }}
+    probe "perf" {{ type = "exec"  target = "{perf}"  interval = "1s"  timeout = "5s" }}
     probe "hang" {{ type = "exec"  target = "{hang}"  interval = "2s"  timeout = "1s" }}
-    probe "missing" {{ type = "exec"  target = "{tmp_path}/no-such-check"  interval = "1s" }}
+    probe "missing" {{ type = "exec"  target = "{tmp_path}/no-such-check"  interval = "1s"  timeout = "5s" }}
     probe "shell" {{ type = "exec"  target = "echo \\"WARNING: $1\\"; exit 1"  shell = "yes"
                     arguments = {{ "from a shell" }}  interval = "1s" }}
     probe "weird" {{ type = "exec"  target = "printf 'caf\\\\303\\\\251 \\\\377\\\\001x'; exit 7"
-                    shell = "yes"  interval = "1s" }}
+                    shell = "yes"  interval = "1s"  timeout = "5s" }}
 }}
 '''
     with Daemon(tmp_path, body=body) as d:
@@ -463,17 +463,17 @@ link "lab" {{
 def test_reload_adds_changes_and_removes_probes(tmp_path, web):
     first = f'''
 link "lab" {{
-    probe "keep" {{ type = "tcp"  target = "127.0.0.1:{web}"  interval = "1s" }}
-    probe "gone" {{ type = "tcp"  target = "127.0.0.1:{web}"  interval = "1s" }}
-    probe "change" {{ type = "tcp"  target = "127.0.0.1:{web}"  interval = "1s" }}
+    probe "keep" {{ type = "tcp"  target = "127.0.0.1:{web}"  interval = "1s"  timeout = "5s" }}
+    probe "gone" {{ type = "tcp"  target = "127.0.0.1:{web}"  interval = "1s"  timeout = "5s" }}
+    probe "change" {{ type = "tcp"  target = "127.0.0.1:{web}"  interval = "1s"  timeout = "5s" }}
 }}
 '''
     with Daemon(tmp_path, body=first) as d:
         wait_results(d, ["keep", "gone", "change"])
         d.write_config(f'''
 link "lab" {{
-    probe "keep" {{ type = "tcp"  target = "127.0.0.1:{web}"  interval = "1s" }}
-    probe "change" {{ type = "http"  target = "http://127.0.0.1:{web}/"  interval = "1s" }}
+    probe "keep" {{ type = "tcp"  target = "127.0.0.1:{web}"  interval = "1s"  timeout = "5s" }}
+    probe "change" {{ type = "http"  target = "http://127.0.0.1:{web}/"  interval = "1s"  timeout = "5s" }}
     probe "new" {{ type = "exec"  target = "{CHECK_DUMMY}"  arguments = {{ "1", "new" }}
                   interval = "1s" }}
 }}
