@@ -14,7 +14,9 @@
  *     discontinuity is a gap, never a spike):
  *       interface: exactly iface_ds[] below;
  *       probe, device: probe_ds[] or device_ds[] below, plus every other
- *                  metric of the first sample written to the file;
+ *                  metric of the first sample written to the file (a
+ *                  probe's "status" is the sample's status, 0 ok, 1 warning,
+ *                  2 critical, 3 unknown);
  *       capture:   the metrics of the first sample;
  *     at most RRD_STORE_MAX_DS; names through rrd_store_ds_name();
  *   - RRAs AVERAGE, MIN and MAX for each entry of rra_plan[]: the resolution
@@ -22,11 +24,11 @@
  *     covers the span; a resolution that equals the next, longer one is left
  *     out (step 300 s: no separate 1-minute archive).
  * A file found with another step, another interface data source set, a
- * probe or device file without one of its base sources, or with a
- * non-GAUGE source belongs to
- * someone else: it is named in a warning and never written (checked again
- * every FOREIGN_RECHECK_S, so moving it away starts a new file).  Metrics a
- * sample has but its file lacks are not recorded (said once per file).
+ * probe or device file without one of its base sources, or with a non-GAUGE
+ * source belongs to someone else: it is named in a warning and never written
+ * (checked again every FOREIGN_RECHECK_S, so moving it away starts a new
+ * file).  Metrics a sample has but its file lacks are not recorded (said once
+ * per file).
  */
 #include <errno.h>
 #include <limits.h>
@@ -412,11 +414,12 @@ job_new(const struct lw_sample *s, const char *path)
 		gettimeofday(&j->ts, NULL); /* a source that gave no time */
 	j->nvals = 0;
 	memcpy(j->path, path, plen);
+	/* first, so a metric that happens to be called "status" cannot mask it */
+	if (s->kind == LW_SUBJ_PROBE)
+		job_add(j, "status", (double)s->status, true);
 	for (size_t i = 0; i < s->nmetrics; i++)
 		job_add(j, rrd_store_ds_name(s->metrics[i].name, ds), s->metrics[i].value,
 		        s->metrics[i].valid);
-	if (s->kind == LW_SUBJ_PROBE)
-		job_add(j, "status", (double)s->status, true);
 	return j;
 }
 
@@ -775,7 +778,8 @@ foreign_warn(const struct rfile *f, const struct job *j, double step, char (*ds)
 		join_ds(wds, nbase, want, sizeof(want));
 		snprintf(why, sizeof(why), "data sources %s where linewatch writes %s%s, all GAUGE",
 		         n ? have : "(none)", nbase ? want : "the metrics of the first sample",
-		         kind_fixed(j->kind) || nbase == 0 ? "" : " and the probe's other metrics");
+		         kind_fixed(j->kind) || nbase == 0 ? ""
+		                                           : " and the other metrics it reports");
 	}
 	log_warnx("rrd: %s has another layout (%s): left alone and not updated; move it away "
 	          "to start a new history",
