@@ -4,11 +4,11 @@
 #define LW_DELIVER_H
 
 enum deliver_result {
-  DELIVER_OK = 0,  /* delivered: remove from the outbox */
-  DELIVER_PENDING, /* under way: the callback will tell */
-  DELIVER_RETRY,   /* failed for now: try again after a back-off */
-  DELIVER_REJECT, /* can never succeed (the receiver refuses this payload): drop
-                     it */
+	DELIVER_OK = 0,  /* delivered: remove from the outbox */
+	DELIVER_PENDING, /* under way: the callback will tell */
+	DELIVER_RETRY,   /* failed for now: try again after a back-off */
+	DELIVER_REJECT,  /* can never succeed (the receiver refuses this payload): drop
+	                    it */
 };
 
 /* Called once per attempt that returned DELIVER_PENDING, from the event

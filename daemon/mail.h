@@ -25,13 +25,11 @@ void mail_free(struct mailer *m);
 
 /* One mail at a time.  Returns DELIVER_PENDING (cb follows) or
  * DELIVER_RETRY/DELIVER_REJECT with why filled. */
-enum deliver_result mail_send(struct mailer *m, const char *payload, int64_t id,
-                              deliver_cb cb, void *arg, char *why,
-                              size_t whylen);
+enum deliver_result mail_send(struct mailer *m, const char *payload, int64_t id, deliver_cb cb,
+                              void *arg, char *why, size_t whylen);
 
 /* The whole message (headers, blank line, body; CRLF line ends) for a
  * payload; caller frees.  NULL if the payload is not a notification. */
-char *mail_render(const char *payload, int64_t id, const char *from,
-                  char *const *to, size_t nto);
+char *mail_render(const char *payload, int64_t id, const char *from, char *const *to, size_t nto);
 
 #endif

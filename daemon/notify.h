@@ -26,15 +26,15 @@
 #include "config.h"
 
 enum notify_type {
-  NOTIFY_OPENED = 1,
-  NOTIFY_UPDATED, /* severity or evidence changed */
-  NOTIFY_ACKNOWLEDGED,
-  NOTIFY_COMMENTED,
-  NOTIFY_RESOLVED,
-  NOTIFY_REOPENED,
-  NOTIFY_LINK_STATE,
-  NOTIFY_HEARTBEAT,  /* made by notify itself */
-  NOTIFY_COLD_START, /* made by notify itself */
+	NOTIFY_OPENED = 1,
+	NOTIFY_UPDATED, /* severity or evidence changed */
+	NOTIFY_ACKNOWLEDGED,
+	NOTIFY_COMMENTED,
+	NOTIFY_RESOLVED,
+	NOTIFY_REOPENED,
+	NOTIFY_LINK_STATE,
+	NOTIFY_HEARTBEAT,  /* made by notify itself */
+	NOTIFY_COLD_START, /* made by notify itself */
 };
 
 /* One event, borrowed for the duration of the call.  NULL strings are
@@ -43,20 +43,20 @@ enum notify_type {
  * "value": 12.5, "unit": "%"}, ...]; unknown units are guessed from the
  * name (loss, utilization: %, latency, rtt, jitter: ms). */
 struct notify_event {
-  enum notify_type type;
-  int64_t time_ms; /* when it happened, unix ms; 0 = now */
-  const char *ref; /* ticket reference */
-  const char *kind;
-  const char *severity; /* "warning", "critical" */
-  const char *state;    /* "open", "acknowledged", "resolved" */
-  const char *title;
-  const char *link; /* link name */
-  const char *provider;
-  const char *circuit;
-  const char *link_state; /* "up", "degraded", "down", "unknown" */
-  const char *metrics_json;
-  const char *text; /* comment text */
-  const char *by;   /* who acted (acknowledge, comment, resolve) */
+	enum notify_type type;
+	int64_t time_ms; /* when it happened, unix ms; 0 = now */
+	const char *ref; /* ticket reference */
+	const char *kind;
+	const char *severity; /* "warning", "critical" */
+	const char *state;    /* "open", "acknowledged", "resolved" */
+	const char *title;
+	const char *link; /* link name */
+	const char *provider;
+	const char *circuit;
+	const char *link_state; /* "up", "degraded", "down", "unknown" */
+	const char *metrics_json;
+	const char *text; /* comment text */
+	const char *by;   /* who acted (acknowledge, comment, resolve) */
 };
 
 struct notify;
@@ -76,21 +76,19 @@ void notify_post(struct notify *n, const struct notify_event *ev);
 
 /* -t and reload: what config.c cannot know (enterprise OID, transports).
  * Returns the number of errors reported through cb. */
-int notify_check_config(const struct lw_config *cfg, config_error_cb cb,
-                        void *arg);
+int notify_check_config(const struct lw_config *cfg, config_error_cb cb, void *arg);
 
 /* For the API and tests. */
 struct notify_dest_stats {
-  const char *kind; /* "upstream", "webhook", "email" */
-  const char *name;
-  uint64_t queued, delivered, failed, rejected, dropped;
-  unsigned consecutive_failures;
-  int64_t last_ok_ms;     /* 0 = never */
-  const char *last_error; /* "" when none */
+	const char *kind; /* "upstream", "webhook", "email" */
+	const char *name;
+	uint64_t queued, delivered, failed, rejected, dropped;
+	unsigned consecutive_failures;
+	int64_t last_ok_ms;     /* 0 = never */
+	const char *last_error; /* "" when none */
 };
 /* Calls cb for each destination; returns the outbox totals. */
-void notify_foreach(struct notify *n,
-                    void (*cb)(const struct notify_dest_stats *s, void *arg),
+void notify_foreach(struct notify *n, void (*cb)(const struct notify_dest_stats *s, void *arg),
                     void *arg);
 
 /* The JSON payload of an event (web/webhook.md, without "id"); caller

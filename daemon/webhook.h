@@ -25,9 +25,8 @@ void webhook_free(struct webhook *w);
 
 /* One POST at a time.  Returns DELIVER_PENDING (cb follows) or
  * DELIVER_RETRY/DELIVER_REJECT with why filled. */
-enum deliver_result webhook_send(struct webhook *w, const char *payload,
-                                 int64_t id, deliver_cb cb, void *arg,
-                                 char *why, size_t whylen);
+enum deliver_result webhook_send(struct webhook *w, const char *payload, int64_t id, deliver_cb cb,
+                                 void *arg, char *why, size_t whylen);
 
 /* The body for a payload: payload with "id" added; caller frees. */
 char *webhook_body(const char *payload, int64_t id);
