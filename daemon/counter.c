@@ -16,6 +16,7 @@ counter_clear(struct counter *c)
 	c->value = 0;
 	c->t_ms = 0;
 	c->width = 0;
+	c->clock = 0;
 }
 
 bool
@@ -45,6 +46,13 @@ enum counter_result
 counter_update(struct counter *c, uint64_t value, int width, int64_t t_ms, double ceiling,
                bool disc, double *rate)
 {
+	return counter_update_clock(c, value, width, 0, t_ms, ceiling, disc, rate);
+}
+
+enum counter_result
+counter_update_clock(struct counter *c, uint64_t value, int width, int clock, int64_t t_ms,
+                     double ceiling, bool disc, double *rate)
+{
 	struct counter prev = *c;
 	double delta, dt_s;
 
@@ -53,8 +61,9 @@ counter_update(struct counter *c, uint64_t value, int width, int64_t t_ms, doubl
 	c->value = value;
 	c->t_ms = t_ms;
 	c->width = (uint8_t)width;
+	c->clock = (uint8_t)clock;
 
-	if (prev.width == 0 || prev.width != width)
+	if (prev.width == 0 || prev.width != width || prev.clock != clock)
 		return COUNTER_FIRST;
 	if (disc)
 		return COUNTER_DISCONTINUITY;

@@ -24,6 +24,7 @@ struct counter {
 	uint64_t value;
 	int64_t t_ms;
 	uint8_t width; /* 32 or 64; 0 = no reading yet */
+	uint8_t clock; /* which clock t_ms is on (caller's choice) */
 };
 
 /* Feed a new reading of a counter of `width` bits read at t_ms.  ceiling is
@@ -33,6 +34,12 @@ struct counter {
  * as the base for the next interval. */
 enum counter_result counter_update(struct counter *c, uint64_t value, int width, int64_t t_ms,
                                    double ceiling, bool disc, double *rate);
+
+/* The same, with t_ms on a caller-chosen clock (e.g. 0 = ours, 1 = the
+ * agent's sysUpTime): readings on different clocks are not compared, the
+ * result is COUNTER_FIRST. */
+enum counter_result counter_update_clock(struct counter *c, uint64_t value, int width, int clock,
+                                         int64_t t_ms, double ceiling, bool disc, double *rate);
 
 /* Forget the previous reading (the next update returns COUNTER_FIRST). */
 void counter_clear(struct counter *c);

@@ -83,8 +83,9 @@ struct cell {
 		uint64_t u;
 		int64_t i;
 	} v;
-	uint32_t off; /* text of strings and OIDs in the device arena */
-	uint16_t len;
+	uint32_t off;   /* text of strings and OIDs in the device arena */
+	uint32_t ticks; /* agent's sysUpTime in the same response */
+	uint8_t have_ticks;
 	uint8_t asn; /* 0 = absent */
 };
 
@@ -186,6 +187,7 @@ struct job {
 	size_t chunk; /* JOB_GET chunk size (halved on tooBig) */
 	int reqid;    /* 0 = nothing in flight */
 	bool done;
+	bool uptime_vb; /* the request starts with sysUpTime (agent clock) */
 	uint64_t requests;
 };
 
@@ -202,6 +204,7 @@ struct dev {
 	struct event *ev_read, *ev_tmo, *ev_poll;
 	bool engine_known;
 	bool closing;
+	bool no_uptime_vb; /* agent refuses sysUpTime in walks */
 	struct plan plan;
 
 	/* the poll in progress */
@@ -229,6 +232,9 @@ struct dev {
 
 	netsnmp_pdu *held; /* offline: the request awaiting an answer */
 	int held_reqid;
+
+	uint32_t resp_ticks; /* sysUpTime of the response being handled */
+	bool resp_have_ticks;
 };
 
 struct snmp_poller {
@@ -423,6 +429,8 @@ cell_set(struct dev *d, struct cell *c, const netsnmp_variable_list *vb, int64_t
 	memset(c, 0, sizeof(*c));
 	c->t_ms = t;
 	c->off = UINT32_MAX;
+	c->ticks = d->resp_ticks;
+	c->have_ticks = d->resp_have_ticks;
 	switch (vb->type) {
 	case ASN_INTEGER:
 		if (vb->val.integer == NULL || vb->val_len < sizeof(long))
@@ -847,6 +855,9 @@ row_cell(struct ptable *t, size_t row, int w)
 
 /* --- requests ---------------------------------------------------------- */
 
+static const oid sysuptime_prefix[] = {1, 3, 6, 1, 2, 1, 1, 3};
+static const oid sysuptime0[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
+
 static netsnmp_pdu *
 pdu_new(struct dev *d, int type)
 {
@@ -972,8 +983,8 @@ send_walk(struct dev *d, struct job *j)
 			t->reps = maxrep < cap ? maxrep : (cap > 0 ? cap : 1);
 		pdu = pdu_new(d, SNMP_MSG_GETBULK);
 		if (pdu) {
-			pdu->errstat = 0;        /* non-repeaters */
-			pdu->errindex = t->reps; /* max-repetitions */
+			pdu->errstat = d->no_uptime_vb ? 0 : 1; /* non-repeaters */
+			pdu->errindex = t->reps;                /* max-repetitions */
 		}
 	}
 	if (pdu == NULL) {
@@ -981,6 +992,11 @@ send_walk(struct dev *d, struct job *j)
 		j->done = true;
 		return;
 	}
+	/* sysUpTime in every walk request: rates are worked out on the agent's
+	 * clock, immune to network and agent response jitter */
+	j->uptime_vb = !d->no_uptime_vb;
+	if (j->uptime_vb)
+		snmp_add_null_var(pdu, sysuptime_prefix, OID_LENGTH(sysuptime_prefix));
 	j->nreq = 0;
 	for (size_t i = 0; i < t->nw; i++) {
 		struct wcol *w = &t->w[i];
@@ -1089,6 +1105,7 @@ handle_get(struct dev *d, struct job *j, netsnmp_pdu *resp, int64_t t)
 	netsnmp_variable_list *vb;
 	size_t i = 0;
 
+	d->resp_have_ticks = false;
 	if (resp->errstat == SNMP_ERR_NOSUCHNAME) {
 		/* SNMPv1: the whole GET fails for one missing object; drop it
 		 * and ask again for the rest. */
@@ -1188,9 +1205,14 @@ handle_walk(struct dev *d, struct job *j, netsnmp_pdu *resp, int64_t ts)
 	bool progress = false;
 	size_t i = 0;
 
+	d->resp_have_ticks = false;
 	if (resp->errstat == SNMP_ERR_NOSUCHNAME) {
 		/* SNMPv1 end of MIB for one column */
-		long ei = resp->errindex;
+		long ei = resp->errindex - (j->uptime_vb ? 1 : 0);
+		if (j->uptime_vb && ei == 0) {
+			d->no_uptime_vb = true;
+			return;
+		}
 		if (ei >= 1 && (size_t)ei <= j->nreq) {
 			t->w[j->req[ei - 1]].done = true;
 			return;
@@ -1212,8 +1234,20 @@ handle_walk(struct dev *d, struct job *j, netsnmp_pdu *resp, int64_t ts)
 		walk_stop(t);
 		return;
 	}
+	vb = resp->variables;
+	if (j->uptime_vb && vb) {
+		if (vb->type == ASN_TIMETICKS && vb->val.integer && vb->val_len >= sizeof(long) &&
+		    snmp_oid_compare(vb->name, vb->name_length, sysuptime0,
+		                     OID_LENGTH(sysuptime0)) == 0) {
+			d->resp_ticks = (uint32_t)*vb->val.integer;
+			d->resp_have_ticks = true;
+		} else {
+			d->no_uptime_vb = true; /* not what was asked: stop asking */
+		}
+		vb = vb->next_variable;
+	}
 	/* GETBULK answers repeat the requested columns in order, row by row */
-	for (vb = resp->variables; vb; vb = vb->next_variable, i++) {
+	for (; vb; vb = vb->next_variable, i++) {
 		int wi = j->req[i % j->nreq];
 		if (!walk_varbind(d, t, wi, vb, ts, &progress)) {
 			walk_stop(t);
@@ -1389,7 +1423,13 @@ feed_counter(struct dev *d, struct counter *ctr, const struct cell *c, double ce
 	if (c == NULL)
 		return false;
 	width = c->asn == ASN_COUNTER64 ? 64 : 32;
-	r = counter_update(ctr, c->v.u, width, c->t_ms, ceiling, disc, rate);
+	if (c->have_ticks) {
+		/* the agent's clock, sysUpTime wraps included (10 ms ticks) */
+		int64_t t = (int64_t)((((uint64_t)d->wraps << 32) | c->ticks) * 10);
+		r = counter_update_clock(ctr, c->v.u, width, 1, t, ceiling, disc, rate);
+	} else {
+		r = counter_update_clock(ctr, c->v.u, width, 0, c->t_ms, ceiling, disc, rate);
+	}
 	if (r == COUNTER_RESET || r == COUNTER_TOO_FAST)
 		anomaly(d, AN_DISCONTINUITY, counter_result_name(r));
 	return counter_valid(r);
@@ -2400,7 +2440,7 @@ static struct dev *
 find_dev(struct snmp_poller *p, const char *name)
 {
 	for (size_t i = 0; i < p->ndevs; i++)
-		if (strcmp(p->devs[i]->name, name) == 0)
+		if (p->devs[i] != NULL && strcmp(p->devs[i]->name, name) == 0)
 			return p->devs[i];
 	return NULL;
 }

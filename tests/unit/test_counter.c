@@ -215,6 +215,22 @@ test_width_change(void **state)
 }
 
 static void
+test_clock_change(void **state)
+{
+	struct counter c = {0};
+	double rate = -1;
+
+	assert_int_equal(counter_update_clock(&c, 10, 64, 1, 5000, 0, false, &rate), COUNTER_FIRST);
+	assert_int_equal(counter_update_clock(&c, 20, 64, 1, 6000, 0, false, &rate), COUNTER_OK);
+	assert_float_equal(rate, 10.0, 1e-9);
+	/* the agent stopped sending its clock: our clock is not comparable */
+	assert_int_equal(counter_update_clock(&c, 30, 64, 0, T0, 0, false, &rate), COUNTER_FIRST);
+	assert_int_equal(counter_update_clock(&c, 40, 64, 0, T0 + 2000, 0, false, &rate),
+	                 COUNTER_OK);
+	assert_float_equal(rate, 5.0, 1e-9);
+}
+
+static void
 test_clear(void **state)
 {
 	struct counter c = {0};
