@@ -49,7 +49,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev clang-format \
         libconfuse-dev libjansson-dev libcurl4-openssl-dev libssl-dev libcrypt-dev libcmocka-dev \
         snmpsim snmp snmpd snmptrapd smitools nftables iproute2 tcpreplay tshark chromium \
         python3-pytest python3-requests dnsmasq monitoring-plugins-basic python3-aiosmtpd iperf3 \
-        valgrind curl prometheus collectd-core fping darkstat nginx-light wrk procps psmisc
+        python3-selenium chromium-driver valgrind curl prometheus collectd-core fping darkstat nginx-light wrk procps psmisc
 
 # Root is needed for apt and network namespaces; as root we just run.
 ifeq ($(shell id -u),0)
@@ -75,36 +75,54 @@ deps: sudo-note
 	fi
 
 $(BUILD)/obj/%.o: daemon/%.c | $(BUILD)/obj
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj $(BUILD)/plugins $(BUILD)/tests $(BUILD)/fuzz:
-	mkdir -p $@
+	@mkdir -p $@
 
 $(BUILD)/libcore.a: $(CORE_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/linewatchd: $(BUILD)/obj/main.o $(BUILD)/libcore.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/linewatchctl: $(BUILD)/obj/linewatchctl.o $(BUILD)/libcore.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/plugins/%.so: plugins/%.c daemon/linewatch_plugin.h | $(BUILD)/plugins
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(SANFLAGS) $(PKG_LIBS)
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(SANFLAGS) $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcore.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libcore.a \
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libcore.a \
 		$(LDFLAGS) $(shell pkg-config --libs cmocka) $(LDLIBS)
+
+# exec.so compiles the perfdata parser in (the daemon does not export it).
+$(BUILD)/plugins/exec.so: daemon/perfdata.c daemon/perfdata.h
+$(PLUGINS): $(wildcard plugins/*.h)
 
 unit: all $(UNIT_BINS)
 
-# libFuzzer harnesses: clang, built against the core sources directly.
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Idaemon $(PKG_CFLAGS) \
-               -DLW_VERSION='"$(VERSION)"' -DLW_SYSCONFDIR='"$(SYSCONFDIR)"' \
-               -DLW_DATADIR='"$(DATADIR)"' -DLW_PLUGINDIR='"$(PLUGINDIR)"' \
-               -DLW_STATEDIR='"$(STATEDIR)"' -DLW_FUZZING
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS) | $(BUILD)/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) -rdynamic $(PKG_LIBS) -lpthread -ldl -lm
+# libFuzzer harnesses: clang; the core is compiled once for them (no main).
+FUZZ_DEFS   := -D_GNU_SOURCE -Idaemon $(PKG_CFLAGS) -DLW_VERSION='"$(VERSION)"' \
+               -DLW_SYSCONFDIR='"$(SYSCONFDIR)"' -DLW_DATADIR='"$(DATADIR)"' \
+               -DLW_PLUGINDIR='"$(PLUGINDIR)"' -DLW_STATEDIR='"$(STATEDIR)"' -DLW_FUZZING
+FUZZ_OBJS   := $(patsubst daemon/%.c,$(BUILD)/fuzzobj/%.o,$(CORE_SRCS))
+$(BUILD)/fuzzobj:
+	@mkdir -p $@
+$(BUILD)/fuzzobj/%.o: daemon/%.c | $(BUILD)/fuzzobj
+	@echo "  CC (fuzz) $<"
+	@clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(FUZZ_DEFS) -c -o $@ $<
+$(BUILD)/libfuzzcore.a: $(FUZZ_OBJS)
+	@rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libfuzzcore.a | $(BUILD)/fuzz
+	@echo "  LD (fuzz) $@"
+	@clang -g -O1 -fsanitize=fuzzer,address,undefined $(FUZZ_DEFS) -o $@ $< \
+		$(BUILD)/libfuzzcore.a -rdynamic $(PKG_LIBS) -lpthread -ldl -lm
 
 fuzz: $(FUZZ_BINS)
 
@@ -143,3 +161,4 @@ clean:
 	rm -rf build build-san tests/out
 
 -include $(wildcard $(BUILD)/obj/*.d)
+-include $(wildcard $(BUILD)/plugins/*.d)

@@ -405,6 +405,16 @@ detach(void)
 	}
 }
 
+/* libevent's own messages ("Nameserver ... has failed") go to our log. */
+static void
+libevent_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
 static void
 setup_signals(struct lwd *d)
 {
@@ -511,6 +521,7 @@ main(int argc, char *argv[])
 	/* Worker threads (RRD writer, database, capture) wake the loop. */
 	if (evthread_use_pthreads() != 0)
 		fatalx("libevent has no pthreads support");
+	event_set_log_callback(libevent_log);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((d.bus = sample_bus_new()) == NULL || (d.state = state_new(d.bus)) == NULL)

@@ -27,7 +27,8 @@ def test_demo_starts_and_tears_down():
                 return json.load(r)
         h = wait_for(health, timeout=90, what="the demo's health endpoint")
         assert h["status"] == "ok" and h["site"].startswith("Demo")
-        assert "http://198.19.255.2:8080/" in open(log.name).read()
+        wait_for(lambda: "http://198.19.255.2:8080/" in open(log.name).read(), timeout=30,
+                 what="the demo to print its URL")
 
         def polled():
             with opener.open("http://198.19.255.2:8080/api/v1/devices", timeout=2) as r:
