@@ -226,3 +226,22 @@ def test_hash_password():
     assert h.startswith("$y$"), h
     import crypt  # noqa: deprecated but present in 3.11
     assert crypt.crypt("correct horse battery", h) == h
+
+
+def test_daemon_mode_detaches_and_writes_pidfile(tmp_path):
+    d = Daemon(tmp_path)
+    r = run([LINEWATCHD, "-c", d.conf], timeout=20)  # no -f: detach
+    assert r.returncode == 0, r.stderr
+    pid = wait_for(lambda: os.path.exists(d.pidfile) and int(open(d.pidfile).read()), 10,
+                   "the pidfile")
+    try:
+        os.kill(pid, 0)
+        status, _, body = d.request("/api/v1/health")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        # Detached: a session leader of its own, no controlling terminal.
+        stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        assert int(stat[3]) == int(stat[2]) or int(stat[3]) != os.getpgrp()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10, "the daemon to exit")
+    assert not os.path.exists(d.pidfile)
