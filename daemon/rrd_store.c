@@ -280,34 +280,37 @@ rrd_store_file(const char *state_dir, enum lw_subject kind, const char *owner, c
 	static const char *const dir_words[] = {"links", "captures", NULL};
 	static const char *const file_words[] = {"device", NULL};
 	char a[NAME_MAX + 1], b[NAME_MAX + 1 - 4]; /* b gets ".rrd" */
-	int n;
+	int n, sl;
 
 	if (state_dir == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
+	/* "/var/lib/linewatch/" and "/var/lib/linewatch" name the same files */
+	for (sl = (int)strnlen(state_dir, PATH_MAX); sl > 0 && state_dir[sl - 1] == '/'; sl--)
+		;
 	switch (kind) {
 	case LW_SUBJ_INTERFACE:
 		if (encode_comp(owner, a, sizeof(a), dir_words) == -1 ||
 		    encode_comp(name, b, sizeof(b), file_words) == -1)
 			return -1;
-		n = snprintf(buf, len, "%s/rrd/%s/%s.rrd", state_dir, a, b);
+		n = snprintf(buf, len, "%.*s/rrd/%s/%s.rrd", sl, state_dir, a, b);
 		break;
 	case LW_SUBJ_DEVICE:
 		if (encode_comp(owner, a, sizeof(a), dir_words) == -1)
 			return -1;
-		n = snprintf(buf, len, "%s/rrd/%s/device.rrd", state_dir, a);
+		n = snprintf(buf, len, "%.*s/rrd/%s/device.rrd", sl, state_dir, a);
 		break;
 	case LW_SUBJ_PROBE:
 		if (encode_comp(owner, a, sizeof(a), NULL) == -1 ||
 		    encode_comp(name, b, sizeof(b), NULL) == -1)
 			return -1;
-		n = snprintf(buf, len, "%s/rrd/links/%s/%s.rrd", state_dir, a, b);
+		n = snprintf(buf, len, "%.*s/rrd/links/%s/%s.rrd", sl, state_dir, a, b);
 		break;
 	case LW_SUBJ_CAPTURE:
 		if (encode_comp(name, b, sizeof(b), NULL) == -1)
 			return -1;
-		n = snprintf(buf, len, "%s/rrd/captures/%s.rrd", state_dir, b);
+		n = snprintf(buf, len, "%.*s/rrd/captures/%s.rrd", sl, state_dir, b);
 		break;
 	default:
 		errno = EINVAL;
@@ -1173,6 +1176,27 @@ start_writer(struct rrd_store *rs)
 	return r;
 }
 
+/* The state-dir as the writer names it: as configured (the graph code builds
+ * the same names from the configuration, and rrdcached must see one spelling
+ * of each file), without trailing slashes; absolute, since rrdcached needs
+ * absolute names and a later chdir must not matter. */
+static int
+state_dir_abs(const char *state_dir, char abs[PATH_MAX])
+{
+	size_t n;
+
+	if (state_dir[0] != '/') {
+		if (realpath(state_dir, abs) == NULL)
+			return -1;
+	} else if (snprintf(abs, PATH_MAX, "%s", state_dir) >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (n = strlen(abs); n > 0 && abs[n - 1] == '/'; n--)
+		abs[n - 1] = '\0';
+	return 0;
+}
+
 /* This runs before privileges are dropped, the writer after: a root-owned
  * rrd directory in a state-dir that belongs to the daemon's user goes to
  * that user, or no file could be created.  Other owners are left alone. */
@@ -1214,8 +1238,7 @@ rrd_store_new(struct event_base *base, struct lw_bus *bus, const struct lw_confi
 	}
 	if (rrd_dir_prepare(cfg->state_dir, dir) == -1)
 		return NULL;
-	/* rrdcached needs absolute names, and a later chdir must not matter */
-	if (realpath(cfg->state_dir, abs) == NULL) {
+	if (state_dir_abs(cfg->state_dir, abs) == -1) {
 		log_warn("rrd: %s", cfg->state_dir);
 		return NULL;
 	}
@@ -1274,7 +1297,7 @@ rrd_store_reload(struct rrd_store *rs, const struct lw_config *cfg)
 
 	if (rs == NULL)
 		return;
-	if (cfg->state_dir == NULL || realpath(cfg->state_dir, abs) == NULL ||
+	if (cfg->state_dir == NULL || state_dir_abs(cfg->state_dir, abs) == -1 ||
 	    strcmp(abs, rs->state_dir) != 0)
 		log_warnx("rrd: a new state-dir takes effect at the next restart");
 	if (cfg->rrdcached != NULL && (addr = strdup(cfg->rrdcached)) == NULL) {

@@ -421,6 +421,8 @@ test_files(void **state)
 	file_is(LW_SUBJ_INTERFACE, "sw", "eth0\r\n\033[2J",
 	        "/var/lib/linewatch/rrd/sw/eth0%0D%0A%1B%5B2J.rrd");
 
+	assert_int_equal(rrd_store_file("/s//", LW_SUBJ_CAPTURE, NULL, "wan", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/s/rrd/captures/wan.rrd");
 	assert_int_equal(rrd_store_file("/s", LW_SUBJ_INTERFACE, "sw", NULL, buf, sizeof(buf)), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(rrd_store_file("/s", LW_SUBJ_INTERFACE, NULL, "x", buf, sizeof(buf)), -1);
