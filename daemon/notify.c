@@ -851,10 +851,10 @@ enterprise_oid(const struct lw_config *cfg)
 }
 
 struct notify *
-notify_new(struct event_base *base, const struct lw_config *cfg)
+notify_new(struct event_base *base, struct db *db, const struct lw_config *cfg)
 {
 	struct notify *n = calloc(1, sizeof(*n));
-	char path[4096], err[512];
+	char err[512];
 
 	if (n == NULL) {
 		log_warnx("notify: out of memory");
@@ -869,8 +869,7 @@ notify_new(struct event_base *base, const struct lw_config *cfg)
 	}
 	if ((n->site = strdup(cfg->site ? cfg->site : "")) == NULL)
 		goto fail;
-	snprintf(path, sizeof(path), "%s/linewatch.db", cfg->state_dir);
-	n->ob = outbox_open(base, path, cfg->tickets.outbox_max, on_stored, n, err, sizeof(err));
+	n->ob = outbox_open(base, db, cfg->tickets.outbox_max, on_stored, n, err, sizeof(err));
 	if (n->ob == NULL) {
 		log_warnx("notifications: cannot open the outbox: %s", err);
 		goto fail;

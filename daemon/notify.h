@@ -7,7 +7,7 @@
  * coldStart when the daemon starts and an lwHeartbeat every `heartbeat`.
  * Items are written to state-dir/linewatch.db before they are sent and
  * removed once delivered (trap: sent; inform: acknowledged; webhook: 2xx;
- * mail: accepted by the SMTP server).  A destination delivers its items one
+ * mail: accepted by the SMTP server); see outbox.h.  A destination delivers its items one
  * at a time, in order; a failure is retried after a back-off (1 s doubling
  * to 1 min) until it succeeds, across restarts.  A webhook answering 4xx
  * other than 401, 403, 404, 408, 425 and 429 refuses the payload itself:
@@ -60,10 +60,12 @@ struct notify_event {
 };
 
 struct notify;
+struct db;
 
-/* Opens the outbox in cfg->state_dir, queues coldStart for every upstream
+/* Loads the outbox from db (opened, migrated and attached to base by the
+ * caller, closed after notify_free), queues coldStart for every upstream
  * and starts delivering.  NULL (after logging why) on failure. */
-struct notify *notify_new(struct event_base *base, const struct lw_config *cfg);
+struct notify *notify_new(struct event_base *base, struct db *db, const struct lw_config *cfg);
 /* Switch to cfg: unchanged destinations keep their state; changed ones
  * start over with their queue; removed ones drop their queue (logged). */
 int notify_reload(struct notify *n, const struct lw_config *cfg);

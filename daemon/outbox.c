@@ -1,31 +1,21 @@
-/* outbox.c - persistent ordered bounded queue: memory on the loop, SQLite
- * on a worker thread */
-#include <sys/stat.h>
-#include <sys/types.h>
-
-#include <errno.h>
+/* outbox.c - persistent ordered bounded queue: memory on the loop, rows in
+ * linewatch.db through the database writer (db.h) */
 #include <inttypes.h>
-#include <libgen.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 #include <sqlite3.h>
 
+#include "db.h"
 #include "log.h"
 #include "outbox.h"
 
-#define OUTBOX_SCHEMA "1"
-#define OUTBOX_BUSY_MS 5000
-#define OUTBOX_WRITE_TRIES 3
-
 enum op_kind { OP_INSERT, OP_DELETE, OP_META };
 
-/* A write for the worker; it owns copies of everything it needs, because
- * the item may be gone from memory before the write runs. */
+/* A write; it owns copies of everything it needs, because the item may be
+ * gone from memory before the write runs. */
 struct op {
 	enum op_kind kind;
 	int64_t id;
@@ -35,6 +25,13 @@ struct op {
 	char *text; /* payload, or meta value */
 	char *key;
 	struct op *next;
+};
+
+/* The writes handed to the database writer as one transaction. */
+struct batch {
+	struct outbox *ob; /* NULL once the outbox is closed */
+	struct op *ops;
+	int64_t maxid; /* highest id inserted */
 };
 
 struct outbox_queue {
@@ -47,8 +44,7 @@ struct outbox_queue {
 
 struct outbox {
 	struct event_base *base;
-	sqlite3 *db;
-	char *path;
+	struct db *db;
 	uint64_t max;
 	struct outbox_queue *queues, **qtail;
 	struct {
@@ -56,22 +52,16 @@ struct outbox {
 	} cls[OUTBOX_NCLASS];
 	uint64_t count;
 	int64_t next_id;
-	int64_t stored_seen; /* loop's copy of stored_upto */
+	int64_t stored_upto; /* every id up to here is committed */
 	outbox_stored_cb cb;
 	void *arg;
-	struct event *ev_stored;
 	struct outbox_stats st;
 
-	/* shared with the worker, under mu */
-	pthread_mutex_t mu;
-	pthread_cond_t work, idle;
-	struct op *ops, **opstail;
-	uint64_t op_seq, done_seq;
-	int64_t stored_upto;
-	uint64_t write_errors;
-	bool stop;
-	bool thread_started;
-	pthread_t thr;
+	struct op *pending, **ptail; /* not yet handed to the writer */
+	struct batch *writing;       /* with the writer now */
+	struct event *ev_grace;
+	int64_t grace_ms;
+	bool unsafe; /* the disk does not take writes: send without them */
 };
 
 const char *
@@ -88,7 +78,7 @@ outbox_class_name(enum outbox_class cls)
 	return "notification";
 }
 
-/* --- worker ------------------------------------------------------------- */
+/* --- writes --------------------------------------------------------------- */
 
 static void
 op_free(struct op *o)
@@ -99,15 +89,23 @@ op_free(struct op *o)
 	free(o);
 }
 
-static int
-exec_op(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *del, sqlite3_stmt *meta, const struct op *o)
+static void
+ops_free(struct op *o)
 {
-	sqlite3_stmt *s;
+	while (o) {
+		struct op *n = o->next;
+		op_free(o);
+		o = n;
+	}
+}
+
+static int
+exec_op(sqlite3 *conn, sqlite3_stmt *s, const struct op *o)
+{
 	int rc;
 
 	switch (o->kind) {
 	case OP_INSERT:
-		s = ins;
 		sqlite3_bind_int64(s, 1, o->id);
 		sqlite3_bind_text(s, 2, o->dest, -1, SQLITE_STATIC);
 		sqlite3_bind_int(s, 3, o->cls);
@@ -115,11 +113,9 @@ exec_op(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *del, sqlite3_stmt *meta, c
 		sqlite3_bind_text(s, 5, o->text, -1, SQLITE_STATIC);
 		break;
 	case OP_DELETE:
-		s = del;
 		sqlite3_bind_int64(s, 1, o->id);
 		break;
-	default:
-		s = meta;
+	case OP_META:
 		sqlite3_bind_text(s, 1, o->key, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, o->text, -1, SQLITE_STATIC);
 		break;
@@ -127,109 +123,128 @@ exec_op(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *del, sqlite3_stmt *meta, c
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	(void)db;
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? SQLITE_OK
+	                         : (rc == SQLITE_ROW ? SQLITE_OK : sqlite3_errcode(conn));
 }
 
-/* One transaction for the whole batch: one fsync however many items. */
+/* On the writer thread, inside the writer's transaction. */
 static int
-run_batch(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *del, sqlite3_stmt *meta,
-          const struct op *batch)
+batch_work(sqlite3 *conn, void *arg)
 {
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
-	for (const struct op *o = batch; o; o = o->next)
-		if (exec_op(db, ins, del, meta, o) != 0) {
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
+	static const char *const sql[] = {
+	    [OP_INSERT] = "INSERT INTO notify_outbox (id, dest, class, created_ms, payload) "
+	                  "VALUES (?, ?, ?, ?, ?)",
+	    [OP_DELETE] = "DELETE FROM notify_outbox WHERE id = ?",
+	    [OP_META] = "INSERT OR REPLACE INTO notify_meta (key, value) VALUES (?, ?)",
+	};
+	struct batch *b = arg;
+	sqlite3_stmt *st[3] = {NULL, NULL, NULL};
+	int rc = SQLITE_OK;
+
+	for (int k = 0; k < 3 && rc == SQLITE_OK; k++)
+		rc = sqlite3_prepare_v2(conn, sql[k], -1, &st[k], NULL);
+	for (struct op *o = b->ops; o && rc == SQLITE_OK; o = o->next)
+		rc = exec_op(conn, st[o->kind], o);
+	for (int k = 0; k < 3; k++)
+		sqlite3_finalize(st[k]);
+	return rc;
 }
 
-static void *
-worker(void *arg)
+static void
+batch_free(void *arg)
+{
+	struct batch *b = arg;
+
+	ops_free(b->ops);
+	free(b);
+}
+
+static void flush(struct outbox *ob);
+
+/* On the loop, after the commit (or after the writer gave up). */
+static void
+batch_done(int rc, void *arg)
+{
+	struct batch *b = arg;
+	struct outbox *ob = b->ob;
+
+	if (ob == NULL)
+		return;
+	ob->writing = NULL;
+	evtimer_del(ob->ev_grace);
+	if (rc != SQLITE_OK)
+		ob->st.write_errors++; /* logged by the writer; sent all the same */
+	if (ob->unsafe && rc == SQLITE_OK)
+		log_info("outbox: the database takes writes again");
+	ob->unsafe = false;
+	if (b->maxid > ob->stored_upto)
+		ob->stored_upto = b->maxid;
+	flush(ob);
+	if (b->maxid > 0 && ob->cb)
+		ob->cb(ob->arg);
+}
+
+/* A write that does not commit within the grace period (disk full, file
+ * made read-only) must not hold the notifications back: they are sent and
+ * kept in memory only, until the writer catches up. */
+static void
+on_grace(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbox *ob = arg;
-	sqlite3_stmt *ins = NULL, *del = NULL, *meta = NULL;
 
-	if (sqlite3_prepare_v2(ob->db,
-	                       "INSERT INTO notify_outbox (id, dest, class, created, payload) "
-	                       "VALUES (?, ?, ?, ?, ?)",
-	                       -1, &ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(ob->db, "DELETE FROM notify_outbox WHERE id = ?", -1, &del, NULL) !=
-	        SQLITE_OK ||
-	    sqlite3_prepare_v2(ob->db,
-	                       "INSERT OR REPLACE INTO notify_meta (key, value) VALUES (?, ?)", -1,
-	                       &meta, NULL) != SQLITE_OK)
-		log_warnx("outbox: cannot prepare statements: %s: notifications are not "
-		          "persisted",
-		          sqlite3_errmsg(ob->db));
+	if (ob->writing == NULL || ob->unsafe)
+		return;
+	ob->unsafe = true;
+	log_warnx("outbox: the database has not taken a write for %llds: notifications are sent "
+	          "without being kept (a restart now would lose them)",
+	          (long long)(ob->grace_ms / 1000));
+	if (ob->cb)
+		ob->cb(ob->arg);
+}
 
-	pthread_mutex_lock(&ob->mu);
-	for (;;) {
-		struct op *batch;
-		uint64_t seq;
-		int64_t maxid = 0;
-		int rc = -1;
+/* Hand what is pending to the writer, one batch at a time: each batch is a
+ * single transaction, however many items it holds. */
+static void
+flush(struct outbox *ob)
+{
+	struct batch *b;
+	struct timeval tv = {ob->grace_ms / 1000, (ob->grace_ms % 1000) * 1000};
 
-		while (ob->ops == NULL && !ob->stop)
-			pthread_cond_wait(&ob->work, &ob->mu);
-		if (ob->ops == NULL)
-			break;
-		batch = ob->ops;
-		seq = ob->op_seq;
-		ob->ops = NULL;
-		ob->opstail = &ob->ops;
-		pthread_mutex_unlock(&ob->mu);
-
-		for (struct op *o = batch; o; o = o->next)
-			if (o->kind == OP_INSERT && o->id > maxid)
-				maxid = o->id;
-		for (int i = 0; ins && del && meta && i < OUTBOX_WRITE_TRIES && rc != 0; i++)
-			if ((rc = run_batch(ob->db, ins, del, meta, batch)) != 0 &&
-			    i + 1 < OUTBOX_WRITE_TRIES)
-				usleep(200000);
-		if (rc != 0)
-			log_warnx("outbox: cannot write %s: %s: notifications are sent but would "
-			          "be lost by a restart",
-			          ob->path, sqlite3_errmsg(ob->db));
-		while (batch) {
-			struct op *n = batch->next;
-			op_free(batch);
-			batch = n;
-		}
-
-		pthread_mutex_lock(&ob->mu);
-		if (rc != 0)
-			ob->write_errors++;
-		if (maxid > ob->stored_upto)
-			ob->stored_upto = maxid;
-		ob->done_seq = seq;
-		pthread_cond_broadcast(&ob->idle);
-		if (maxid > 0 && ob->ev_stored)
-			event_active(ob->ev_stored, EV_TIMEOUT, 0);
+	if (ob->writing != NULL || ob->pending == NULL)
+		return;
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		log_warnx("outbox: out of memory: writes are delayed");
+		return;
 	}
-	pthread_mutex_unlock(&ob->mu);
-	sqlite3_finalize(ins);
-	sqlite3_finalize(del);
-	sqlite3_finalize(meta);
-	return NULL;
+	b->ob = ob;
+	b->ops = ob->pending;
+	for (struct op *o = b->ops; o; o = o->next)
+		if (o->kind == OP_INSERT && o->id > b->maxid)
+			b->maxid = o->id;
+	ob->pending = NULL;
+	ob->ptail = &ob->pending;
+	if (db_submit(ob->db, batch_work, batch_done, batch_free, b) != 0) {
+		/* refused (logged by db): go on from memory */
+		ob->st.write_errors++;
+		if (b->maxid > ob->stored_upto)
+			ob->stored_upto = b->maxid;
+		batch_free(b);
+		if (ob->cb)
+			ob->cb(ob->arg);
+		return;
+	}
+	ob->writing = b;
+	if (ob->ev_grace)
+		evtimer_add(ob->ev_grace, &tv);
 }
 
 static void
 enqueue(struct outbox *ob, struct op *o)
 {
-	pthread_mutex_lock(&ob->mu);
 	o->next = NULL;
-	*ob->opstail = o;
-	ob->opstail = &o->next;
-	ob->op_seq++;
-	pthread_cond_signal(&ob->work);
-	pthread_mutex_unlock(&ob->mu);
+	*ob->ptail = o;
+	ob->ptail = &o->next;
+	flush(ob);
 }
 
 static struct op *
@@ -294,12 +309,12 @@ outbox_meta_set(struct outbox *ob, const char *key, const char *value)
 void
 outbox_sync(struct outbox *ob)
 {
-	pthread_mutex_lock(&ob->mu);
-	while (ob->thread_started && ob->done_seq < ob->op_seq)
-		pthread_cond_wait(&ob->idle, &ob->mu);
-	if (ob->stored_upto > ob->stored_seen)
-		ob->stored_seen = ob->stored_upto;
-	pthread_mutex_unlock(&ob->mu);
+	/* each round commits one batch and may start the next */
+	while (ob->writing != NULL || ob->pending != NULL) {
+		flush(ob);
+		if (db_sync(ob->db, -1) != 0)
+			break;
+	}
 }
 
 /* --- memory ------------------------------------------------------------- */
@@ -510,7 +525,7 @@ outbox_head(struct outbox_queue *q)
 bool
 outbox_stored(const struct outbox *ob, const struct outbox_item *it)
 {
-	return it->id <= ob->stored_seen;
+	return it->id <= ob->stored_upto || ob->unsafe;
 }
 
 void
@@ -545,28 +560,9 @@ outbox_get_stats(struct outbox *ob, struct outbox_stats *st)
 {
 	*st = ob->st;
 	st->items = ob->count;
-	pthread_mutex_lock(&ob->mu);
-	st->write_errors = ob->write_errors;
-	pthread_mutex_unlock(&ob->mu);
 }
 
 /* --- open, load, close -------------------------------------------------- */
-
-static void
-on_stored(evutil_socket_t fd, short what, void *arg)
-{
-	struct outbox *ob = arg;
-	int64_t upto;
-
-	pthread_mutex_lock(&ob->mu);
-	upto = ob->stored_upto;
-	pthread_mutex_unlock(&ob->mu);
-	if (upto <= ob->stored_seen)
-		return;
-	ob->stored_seen = upto;
-	if (ob->cb)
-		ob->cb(ob->arg);
-}
 
 int
 outbox_meta_get(struct outbox *ob, const char *key, char *buf, size_t len)
@@ -574,8 +570,8 @@ outbox_meta_get(struct outbox *ob, const char *key, char *buf, size_t len)
 	sqlite3_stmt *s;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(ob->db, "SELECT value FROM notify_meta WHERE key = ?", -1, &s,
-	                       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db_reader(ob->db), "SELECT value FROM notify_meta WHERE key = ?", -1,
+	                       &s, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
@@ -586,59 +582,15 @@ outbox_meta_get(struct outbox *ob, const char *key, char *buf, size_t len)
 	return rc;
 }
 
-static int
-exec_sql(struct outbox *ob, const char *sql, char *err, size_t errlen)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(ob->db, sql, NULL, NULL, &msg) == SQLITE_OK)
-		return 0;
-	snprintf(err, errlen, "%s: %s", ob->path, msg ? msg : sqlite3_errmsg(ob->db));
-	sqlite3_free(msg);
-	return -1;
-}
-
-static int
-create_schema(struct outbox *ob, char *err, size_t errlen)
-{
-	char ver[32];
-
-	if (exec_sql(ob, "PRAGMA journal_mode=WAL", err, errlen) != 0 ||
-	    exec_sql(ob, "PRAGMA synchronous=FULL", err, errlen) != 0 ||
-	    exec_sql(ob,
-	             "CREATE TABLE IF NOT EXISTS notify_meta ("
-	             " key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	             "CREATE TABLE IF NOT EXISTS notify_outbox ("
-	             " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	             " dest TEXT NOT NULL,"
-	             " class INTEGER NOT NULL,"
-	             " created INTEGER NOT NULL,"
-	             " payload TEXT NOT NULL);",
-	             err, errlen) != 0)
-		return -1;
-	if (outbox_meta_get(ob, "schema", ver, sizeof(ver)) != 0)
-		return exec_sql(
-		    ob,
-		    "INSERT INTO notify_meta (key, value) VALUES ('schema', '" OUTBOX_SCHEMA "')",
-		    err, errlen);
-	if (strcmp(ver, OUTBOX_SCHEMA) != 0) {
-		snprintf(err, errlen,
-		         "%s: the notification outbox has schema version %s, this "
-		         "linewatchd knows %s (downgrade?)",
-		         ob->path, ver, OUTBOX_SCHEMA);
-		return -1;
-	}
-	return 0;
-}
-
+/* Ids continue above every id ever used, even after the table emptied. */
 static int64_t
-high_water(struct outbox *ob)
+high_water(sqlite3 *conn)
 {
 	sqlite3_stmt *s;
 	int64_t hw = 0;
 
 	if (sqlite3_prepare_v2(
-	        ob->db,
+	        conn,
 	        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE "
 	        "name = 'notify_outbox'), 0), coalesce((SELECT max(id) FROM notify_outbox), 0))",
 	        -1, &s, NULL) != SQLITE_OK)
@@ -652,13 +604,14 @@ high_water(struct outbox *ob)
 static int
 load(struct outbox *ob, char *err, size_t errlen)
 {
+	sqlite3 *conn = db_reader(ob->db);
 	sqlite3_stmt *s;
 	int rc;
 
 	if (sqlite3_prepare_v2(
-	        ob->db, "SELECT id, dest, class, created, payload FROM notify_outbox ORDER BY id",
+	        conn, "SELECT id, dest, class, created_ms, payload FROM notify_outbox ORDER BY id",
 	        -1, &s, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", ob->path, sqlite3_errmsg(ob->db));
+		snprintf(err, errlen, "%s: %s", db_path(ob->db), sqlite3_errmsg(conn));
 		return -1;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -683,83 +636,42 @@ load(struct outbox *ob, char *err, size_t errlen)
 	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "%s: %s", ob->path, sqlite3_errmsg(ob->db));
+		snprintf(err, errlen, "%s: %s", db_path(ob->db), sqlite3_errmsg(conn));
 		return -1;
 	}
 	return 0;
 }
 
-/* The database is created before privileges are dropped: give its files to
- * the owner of the state directory, who runs the daemon afterwards. */
-static void
-give_files(const char *path)
-{
-	char *copy = strdup(path), name[4096];
-	const char *suffix[] = {"", "-wal", "-shm"};
-	struct stat dir;
-
-	if (copy == NULL)
-		return;
-	if (geteuid() == 0 && stat(dirname(copy), &dir) == 0 && dir.st_uid != 0)
-		for (size_t i = 0; i < 3; i++) {
-			snprintf(name, sizeof(name), "%s%s", path, suffix[i]);
-			if (chown(name, dir.st_uid, dir.st_gid) == -1 && errno != ENOENT)
-				log_warn("outbox: chown %s", name);
-		}
-	free(copy);
-}
-
 struct outbox *
-outbox_open(struct event_base *base, const char *path, uint64_t max, outbox_stored_cb stored_cb,
+outbox_open(struct event_base *base, struct db *db, uint64_t max, outbox_stored_cb stored_cb,
             void *arg, char *err, size_t errlen)
 {
 	struct outbox *ob = calloc(1, sizeof(*ob));
-	size_t n = 0;
 
-	if (ob == NULL || (ob->path = strdup(path)) == NULL) {
+	if (ob == NULL) {
 		snprintf(err, errlen, "out of memory");
-		free(ob);
 		return NULL;
 	}
 	ob->base = base;
+	ob->db = db;
 	ob->max = max > 0 ? max : 1;
 	ob->cb = stored_cb;
 	ob->arg = arg;
 	ob->qtail = &ob->queues;
-	ob->opstail = &ob->ops;
-	pthread_mutex_init(&ob->mu, NULL);
-	pthread_cond_init(&ob->work, NULL);
-	pthread_cond_init(&ob->idle, NULL);
-
-	if (sqlite3_open_v2(path, &ob->db,
-	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-	                    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-		         ob->db ? sqlite3_errmsg(ob->db) : "cannot open");
+	ob->ptail = &ob->pending;
+	ob->grace_ms = OUTBOX_WRITE_GRACE_MS;
+	if (base != NULL && (ob->ev_grace = evtimer_new(base, on_grace, ob)) == NULL) {
+		snprintf(err, errlen, "cannot create a timer");
 		goto fail;
 	}
-	sqlite3_busy_timeout(ob->db, OUTBOX_BUSY_MS);
-	if (create_schema(ob, err, errlen) != 0 || load(ob, err, errlen) != 0)
+	if (load(ob, err, errlen) != 0)
 		goto fail;
-	give_files(path);
-	ob->next_id = high_water(ob) + 1;
-	ob->stored_upto = ob->stored_seen = ob->next_id - 1;
-	for (struct outbox_queue *q = ob->queues; q; q = q->next)
-		n += q->len;
-	if (n > 0)
-		log_info("outbox: %zu notification%s waiting from before the restart", n,
-		         n == 1 ? "" : "s");
+	ob->next_id = high_water(db_reader(db)) + 1;
+	ob->stored_upto = ob->next_id - 1;
+	if (ob->count > 0)
+		log_info("outbox: %" PRIu64 " notification%s waiting from before the restart",
+		         ob->count, ob->count == 1 ? "" : "s");
 	outbox_set_max(ob, ob->max);
-
-	if (base != NULL && (ob->ev_stored = event_new(base, -1, 0, on_stored, ob)) == NULL) {
-		snprintf(err, errlen, "cannot create an event");
-		goto fail;
-	}
-	if (pthread_create(&ob->thr, NULL, worker, ob) != 0) {
-		snprintf(err, errlen, "cannot start the outbox writer thread");
-		goto fail;
-	}
-	ob->thread_started = true;
 	return ob;
 fail:
 	outbox_close(ob);
@@ -771,17 +683,20 @@ outbox_close(struct outbox *ob)
 {
 	if (ob == NULL)
 		return;
-	if (ob->thread_started) {
-		pthread_mutex_lock(&ob->mu);
-		ob->stop = true;
-		pthread_cond_signal(&ob->work);
-		pthread_mutex_unlock(&ob->mu);
-		pthread_join(ob->thr, NULL);
-	}
-	while (ob->ops) {
-		struct op *n = ob->ops->next;
-		op_free(ob->ops);
-		ob->ops = n;
+	/* the last writes go to the writer, which outlives us (db_close drains
+	 * it); its callbacks must not find us */
+	flush(ob);
+	if (ob->writing)
+		ob->writing->ob = NULL;
+	if (ob->pending) {
+		struct batch *b = calloc(1, sizeof(*b));
+		if (b != NULL) {
+			b->ops = ob->pending;
+			ob->pending = NULL;
+			if (db_submit(ob->db, batch_work, NULL, batch_free, b) != 0)
+				batch_free(b);
+		}
+		ops_free(ob->pending);
 	}
 	for (int c = 0; c < OUTBOX_NCLASS; c++)
 		while (ob->cls[c].head) {
@@ -795,13 +710,13 @@ outbox_close(struct outbox *ob)
 		free(ob->queues);
 		ob->queues = n;
 	}
-	if (ob->ev_stored)
-		event_free(ob->ev_stored);
-	if (ob->db)
-		sqlite3_close(ob->db);
-	pthread_cond_destroy(&ob->work);
-	pthread_cond_destroy(&ob->idle);
-	pthread_mutex_destroy(&ob->mu);
-	free(ob->path);
+	if (ob->ev_grace)
+		event_free(ob->ev_grace);
 	free(ob);
+}
+
+void
+outbox_test_grace_ms(struct outbox *ob, int64_t ms)
+{
+	ob->grace_ms = ms;
 }

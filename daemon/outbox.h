@@ -1,14 +1,18 @@
 /* outbox.h - the persistent, ordered, bounded queue of notifications.
  *
- * Every notification for every destination is one item: written to SQLite
- * (table notify_outbox in state-dir/linewatch.db) before it may be sent, and
+ * Every notification for every destination is one item: written to the
+ * notify_outbox table of state-dir/linewatch.db before it may be sent, and
  * removed once delivered.  Items of one destination come out in the order
  * they went in; after a restart the queue is loaded back as it was.
  *
- * Writes run on a worker thread with its own connection (WAL), so the event
- * loop never waits for the disk: outbox_add() returns at once and the item
- * becomes `stored` when its transaction has committed, announced through
- * the stored callback on the loop.
+ * Writes go through the database writer thread (db.h), never on the event
+ * loop: outbox_add() returns at once and the item becomes `stored` when the
+ * transaction holding it has committed, announced through the stored
+ * callback on the loop.  Writes are batched: one transaction at a time holds
+ * everything that was pending.  If the database takes no write for
+ * OUTBOX_WRITE_GRACE_MS (disk full, file made read-only), items count as
+ * stored anyway so that notifications still go out (logged: a restart then
+ * would lose them).
  *
  * The outbox holds at most `max` items.  When a new item does not fit, the
  * oldest item of the lowest class goes (heartbeats first, ticket events
@@ -23,6 +27,10 @@
 #include <stdint.h>
 
 #include <event2/event.h>
+
+#define OUTBOX_WRITE_GRACE_MS 30000
+
+struct db;
 
 enum outbox_class {
 	OUTBOX_HEARTBEAT = 0, /* dropped first */
@@ -56,12 +64,12 @@ struct outbox_stats {
 
 typedef void (*outbox_stored_cb)(void *arg);
 
-/* Open (creating the table if needed) and load the queue; blocking, for
- * start-up.  stored_cb runs on the loop whenever items became stored.
+/* Load the queue from db (migrated by db_open; attached to base); blocking,
+ * for start-up.  stored_cb runs on the loop whenever items became stored.
  * NULL with err filled on failure. */
-struct outbox *outbox_open(struct event_base *base, const char *path, uint64_t max,
+struct outbox *outbox_open(struct event_base *base, struct db *db, uint64_t max,
                            outbox_stored_cb stored_cb, void *arg, char *err, size_t errlen);
-/* Let the worker finish every pending write, then close. */
+/* Hand the last writes to the database writer (db_close completes them). */
 void outbox_close(struct outbox *ob);
 
 void outbox_set_max(struct outbox *ob, uint64_t max);
@@ -98,9 +106,12 @@ void outbox_get_stats(struct outbox *ob, struct outbox_stats *st);
 int outbox_meta_get(struct outbox *ob, const char *key, char *buf, size_t len);
 void outbox_meta_set(struct outbox *ob, const char *key, const char *value);
 
-/* Wait until every write queued so far has committed (tests, shutdown). */
+/* Wait until every write queued so far has committed (tests). */
 void outbox_sync(struct outbox *ob);
 
 const char *outbox_class_name(enum outbox_class cls);
+
+/* Tests: a shorter grace than OUTBOX_WRITE_GRACE_MS. */
+void outbox_test_grace_ms(struct outbox *ob, int64_t ms);
 
 #endif

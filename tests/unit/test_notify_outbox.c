@@ -13,6 +13,7 @@
 #include <event2/thread.h>
 #include <sqlite3.h>
 
+#include "db.h"
 #include "log.h"
 #include "outbox.h"
 
@@ -20,8 +21,27 @@ struct fx {
 	char dir[64];
 	char path[128];
 	struct event_base *base;
+	struct db *db;
 	int stored_calls;
 };
+
+static void
+db_up(struct fx *f)
+{
+	char err[512] = "";
+
+	f->db = db_open(f->dir, err, sizeof(err));
+	if (f->db == NULL)
+		fail_msg("db_open: %s", err);
+	assert_int_equal(db_attach(f->db, f->base), 0);
+}
+
+static void
+db_down(struct fx *f)
+{
+	db_close(f->db);
+	f->db = NULL;
+}
 
 static int
 setup(void **state)
@@ -33,6 +53,7 @@ setup(void **state)
 	snprintf(f->path, sizeof(f->path), "%s/linewatch.db", f->dir);
 	f->base = event_base_new();
 	assert_non_null(f->base);
+	db_up(f);
 	*state = f;
 	return 0;
 }
@@ -43,6 +64,8 @@ teardown(void **state)
 	struct fx *f = *state;
 	char cmd[128];
 
+	if (f->db)
+		db_down(f);
 	event_base_free(f->base);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
@@ -62,7 +85,7 @@ static struct outbox *
 open_ob(struct fx *f, uint64_t max)
 {
 	char err[256] = "";
-	struct outbox *ob = outbox_open(f->base, f->path, max, on_stored, f, err, sizeof(err));
+	struct outbox *ob = outbox_open(f->base, f->db, max, on_stored, f, err, sizeof(err));
 
 	if (ob == NULL)
 		fail_msg("outbox_open: %s", err);
@@ -112,6 +135,8 @@ test_order_and_persistence(void **state)
 	outbox_sync(ob);
 	assert_int_equal(rows(f), 8);
 	outbox_close(ob);
+	db_down(f);
+	db_up(f);
 
 	ob = open_ob(f, 100);
 	a = outbox_queue(ob, "upstream:a");
@@ -136,6 +161,8 @@ test_order_and_persistence(void **state)
 	outbox_sync(ob);
 	assert_int_equal(rows(f), 0);
 	outbox_close(ob);
+	db_down(f);
+	db_up(f);
 
 	/* ids are never reused, even after the table emptied */
 	ob = open_ob(f, 100);
@@ -210,6 +237,8 @@ test_bounds_heartbeats_first(void **state)
 	outbox_sync(ob);
 	assert_int_equal(rows(f), 5);
 	outbox_close(ob);
+	db_down(f);
+	db_up(f);
 
 	/* a smaller bound at start-up trims what was loaded, oldest first */
 	ob = open_ob(f, 3);
@@ -238,6 +267,8 @@ test_purge_and_meta(void **state)
 	assert_int_equal(outbox_meta_get(ob, "engine-boots", buf, sizeof(buf)), -1);
 	outbox_meta_set(ob, "engine-boots", "7");
 	outbox_close(ob);
+	db_down(f);
+	db_up(f);
 
 	ob = open_ob(f, 100);
 	assert_int_equal(outbox_meta_get(ob, "engine-boots", buf, sizeof(buf)), 0);
@@ -246,39 +277,50 @@ test_purge_and_meta(void **state)
 	outbox_close(ob);
 }
 
+/* A database that takes no writes (disk full) must not hold notifications
+ * back for ever: after the grace they go out from memory. */
 static void
-test_bad_files(void **state)
+test_disk_full_degrades(void **state)
 {
 	struct fx *f = *state;
-	char err[256] = "", path[160];
-	sqlite3 *db;
-	FILE *fp;
+	struct outbox *ob = open_ob(f, 100);
+	struct outbox_queue *q = outbox_queue(ob, "upstream:a");
+	struct outbox_item *it;
+	sqlite3_stmt *st;
+	char *big = malloc(256 * 1024);
+	int pages = 0;
 
-	/* not a database */
-	snprintf(path, sizeof(path), "%s/garbage.db", f->dir);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	for (int i = 0; i < 200; i++)
-		fputs("this is not an SQLite database\n", fp);
-	fclose(fp);
-	assert_null(outbox_open(f->base, path, 10, NULL, NULL, err, sizeof(err)));
-	assert_non_null(strstr(err, path));
-
-	/* a newer schema */
-	assert_null(
-	    outbox_open(f->base, "/nonexistent/dir/x.db", 10, NULL, NULL, err, sizeof(err)));
-	assert_non_null(strstr(err, "/nonexistent/dir/x.db"));
-	struct outbox *ob = open_ob(f, 10);
-	outbox_close(ob);
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-	                              "UPDATE notify_meta SET value = '99' WHERE key = "
-	                              "'schema'",
-	                              NULL, NULL, NULL),
+	assert_non_null(big);
+	memset(big, 'x', 256 * 1024 - 1);
+	big[256 * 1024 - 1] = '\0';
+	outbox_test_grace_ms(ob, 200);
+	db_test_retry_ms(f->db, 50);
+	outbox_sync(ob);
+	assert_int_equal(sqlite3_prepare_v2(db_reader(f->db), "PRAGMA page_count", -1, &st, NULL),
 	                 SQLITE_OK);
-	sqlite3_close(db);
-	assert_null(outbox_open(f->base, f->path, 10, NULL, NULL, err, sizeof(err)));
-	assert_non_null(strstr(err, "schema version 99"));
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	pages = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	db_test_max_pages(f->db, pages);
+
+	it = outbox_add(ob, q, OUTBOX_TICKET, 1, big);
+	assert_non_null(it);
+	assert_false(outbox_stored(ob, it));
+	for (int i = 0; i < 500 && f->stored_calls == 0; i++)
+		event_base_loop(f->base, EVLOOP_NONBLOCK), usleep(10000);
+	assert_true(f->stored_calls > 0);
+	assert_true(outbox_stored(ob, it));
+	assert_int_equal(rows(f), 0);
+
+	/* space again: the writer catches up and the row is there */
+	db_test_max_pages(f->db, 0);
+	outbox_sync(ob);
+	assert_int_equal(rows(f), 1);
+	outbox_done(ob, it);
+	outbox_sync(ob);
+	assert_int_equal(rows(f), 0);
+	outbox_close(ob);
+	free(big);
 }
 
 int
@@ -289,7 +331,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_stored_callback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bounds_heartbeats_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_and_meta, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_full_degrades, setup, teardown),
 	};
 
 	log_init(1, LOG_LVL_WARN);
