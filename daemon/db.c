@@ -99,6 +99,17 @@ static const char *const migrations[] = {
 	"  median_ms REAL NOT NULL,"
 	"  n INTEGER NOT NULL,"
 	"  PRIMARY KEY (link, probe, hour_ms)) WITHOUT ROWID;",
+	/* 2: the notification outbox (outbox.c): items waiting for delivery,
+	 * ids never reused; notify_meta keeps the SNMP engine ID and boots */
+	"CREATE TABLE notify_meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL);"
+	"CREATE TABLE notify_outbox ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  dest TEXT NOT NULL,"     /* upstream:NAME, webhook:NAME, email:NAME */
+	"  class INTEGER NOT NULL," /* 0 heartbeat, 1 state change, 2 ticket event */
+	"  created_ms INTEGER NOT NULL,"
+	"  payload TEXT NOT NULL);", /* JSON, web/webhook.md */
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -168,7 +168,7 @@ test_fresh_database(void **state)
 	struct db *db = open_ok();
 	sqlite3_stmt *st;
 
-	assert_int_equal(db_schema_version(db), 1);
+	assert_int_equal(db_schema_version(db), 2);
 	assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
 	    "('tickets', 'ticket_events', 'problems', 'latency_hourly', 'ticket_meta')"), 5);
 	assert_int_equal(count(db, "SELECT count(*) FROM ticket_meta WHERE key = 'started_ms'"),
@@ -182,7 +182,7 @@ test_fresh_database(void **state)
 	db_close(db);
 	/* reopening applies nothing twice */
 	db = open_ok();
-	assert_int_equal(db_schema_version(db), 1);
+	assert_int_equal(db_schema_version(db), 2);
 	db_close(db);
 }
 
