@@ -40,6 +40,7 @@
 #include "probe.h"
 #include "capture.h"
 #include "api_traffic.h"
+#include "db.h"
 #include "notify.h"
 
 #ifndef LW_SYSCONFDIR
@@ -69,6 +70,7 @@ struct lwd {
 	struct snmp_poller *snmp;
 	struct probe_engine *probes;
 	struct captures *captures;
+	struct db *db; /* linewatch.db: tickets, notification outbox */
 	struct notify *notify;
 };
 
@@ -266,12 +268,18 @@ static int
 modules_start(struct lwd *d)
 {
 	const struct lw_config *const *cfgp = (const struct lw_config *const *)&d->cfg;
+	char err[1024];
 
 	/* MODULES: start (before privileges are dropped; return -1 on failure).
 	 * Consumers first, so they see the sources' first samples. */
 	if ((d->rrd = rrd_store_new(d->base, d->bus, d->cfg)) == NULL)
 		return -1;
-	if ((d->notify = notify_new(d->base, d->cfg)) == NULL)
+	if ((d->db = db_open(d->cfg->state_dir, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (db_attach(d->db, d->base) != 0 ||
+	    (d->notify = notify_new(d->base, d->db, d->cfg)) == NULL)
 		return -1;
 	d->auth = auth_new(d->base, d->http, d->cfg);
 	d->static_files = static_files_new(d->http, cfgp);
@@ -321,6 +329,8 @@ modules_stop(struct lwd *d)
 	d->probes = NULL;
 	notify_free(d->notify);
 	d->notify = NULL;
+	db_close(d->db); /* after every user: drains the last writes */
+	d->db = NULL;
 	rrd_store_free(d->rrd);
 	d->rrd = NULL;
 	metrics_free(d->metrics);
