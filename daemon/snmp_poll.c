@@ -2363,9 +2363,18 @@ dev_free(struct dev *d)
 static int64_t
 first_offset(const struct lw_device *c)
 {
-	int64_t iv = c->interval_ms > 0 ? c->interval_ms : 30000;
+	int64_t iv = c->interval_ms > 0 ? c->interval_ms : 30000, win = iv;
+	const char *e = getenv("LW_SNMP_SPREAD_MS");
 
-	return (int64_t)(fnv(1469598103934665603ULL, c->name, strlen(c->name)) % (uint64_t)iv);
+	/* benchmarks measure a whole cycle: LW_SNMP_SPREAD_MS=0 starts all at once */
+	if (e != NULL) {
+		win = strtoll(e, NULL, 10);
+		if (win < 0 || win > iv)
+			win = iv;
+	}
+	if (win == 0)
+		return 0;
+	return (int64_t)(fnv(1469598103934665603ULL, c->name, strlen(c->name)) % (uint64_t)win);
 }
 
 static struct dev *

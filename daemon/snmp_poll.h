@@ -37,6 +37,10 @@
  *   counter reset, an ifCounterDiscontinuityTime change, a rate above 110%
  *   of speed, the first poll, and when the device is unreachable.
  *
+ * Polls of many devices are spread over the interval by a hash of the
+ * device name; the environment variable LW_SNMP_SPREAD_MS narrows that
+ * window (0 = every device at once: benchmarks only).
+ *
  * Device-supplied strings in attrs are made printable (control bytes and
  * invalid UTF-8 become '?'); never the community or keys anywhere.
  */
