@@ -4,14 +4,22 @@
 
 #include "topn.h"
 
+/* Heap nodes carry a copy of the weight so sifting stays in one array. */
+struct hnode {
+	uint64_t w;
+	uint32_t idx;
+	uint32_t pad;
+};
+
 struct topn {
 	struct topn_entry *e;
-	uint32_t *heap;  /* entry indexes, min weight at the root */
+	struct hnode *heap; /* min weight at the root; kept only once full */
 	uint32_t *slots; /* open addressing, linear probing: entry index + 1 */
 	const struct topn_entry **scratch;
 	size_t cap;
 	size_t count;
 	size_t keylen;
+	int heaped; /* heap valid: only needed to evict, i.e. once the table is full */
 	uint32_t mask;
 	uint64_t seed;
 	uint64_t evictions;
@@ -30,14 +38,14 @@ nslots_for(size_t cap)
 size_t
 topn_footprint(size_t capacity)
 {
-	return sizeof(struct topn) + capacity * (sizeof(struct topn_entry) + sizeof(uint32_t) +
+	return sizeof(struct topn) + capacity * (sizeof(struct topn_entry) + sizeof(struct hnode) +
 	    sizeof(struct topn_entry *)) + nslots_for(capacity) * sizeof(uint32_t);
 }
 
 size_t
 topn_capacity_for(size_t bytes)
 {
-	size_t cap = bytes / (sizeof(struct topn_entry) + sizeof(uint32_t) +
+	size_t cap = bytes / (sizeof(struct topn_entry) + sizeof(struct hnode) +
 	    sizeof(struct topn_entry *) + 2 * sizeof(uint32_t));
 
 	while (cap > 0 && topn_footprint(cap) > bytes)
@@ -46,12 +54,22 @@ topn_capacity_for(size_t bytes)
 }
 
 static inline uint64_t
-load64(const uint8_t *p, size_t n)
+load64(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	memcpy(&v, p, n < 8 ? n : 8);
+	memcpy(&v, p, 8);
 	return v;
+}
+
+static inline int
+key_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	uint64_t d = 0;
+
+	for (size_t i = 0; i < len; i += 8)
+		d |= load64(a + i) ^ load64(b + i);
+	return d == 0;
 }
 
 static inline uint32_t
@@ -60,7 +78,7 @@ hash_key(const struct topn *t, const uint8_t *k)
 	uint64_t h = t->seed ^ (t->keylen * 0x9e3779b97f4a7c15ULL);
 
 	for (size_t i = 0; i < t->keylen; i += 8) {
-		h ^= load64(k + i, t->keylen - i);
+		h ^= load64(k + i);
 		h *= 0xbf58476d1ce4e5b9ULL;
 		h ^= h >> 31;
 	}
@@ -76,7 +94,8 @@ topn_new(size_t capacity, size_t keylen, uint64_t seed)
 	struct topn *t;
 	size_t ns;
 
-	if (capacity == 0 || capacity >= UINT32_MAX / 4 || keylen == 0 || keylen > TOPN_KEYMAX)
+	if (capacity == 0 || capacity >= UINT32_MAX / 4 || keylen == 0 || keylen > TOPN_KEYMAX ||
+	    keylen % 8 != 0)
 		return NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
@@ -109,34 +128,16 @@ topn_free(struct topn *t)
 }
 
 static inline void
-heap_set(struct topn *t, size_t pos, uint32_t idx)
+heap_set(struct topn *t, size_t pos, struct hnode n)
 {
-	t->heap[pos] = idx;
-	t->e[idx].heap = (uint32_t)pos;
-}
-
-static void
-sift_up(struct topn *t, size_t pos)
-{
-	uint32_t idx = t->heap[pos];
-	uint64_t w = t->e[idx].weight;
-
-	while (pos > 0) {
-		size_t parent = (pos - 1) / 2;
-
-		if (t->e[t->heap[parent]].weight <= w)
-			break;
-		heap_set(t, pos, t->heap[parent]);
-		pos = parent;
-	}
-	heap_set(t, pos, idx);
+	t->heap[pos] = n;
+	t->e[n.idx].heap = (uint32_t)pos;
 }
 
 static void
 sift_down(struct topn *t, size_t pos)
 {
-	uint32_t idx = t->heap[pos];
-	uint64_t w = t->e[idx].weight;
+	struct hnode n = t->heap[pos];
 
 	for (;;) {
 		size_t l = 2 * pos + 1, m;
@@ -144,14 +145,25 @@ sift_down(struct topn *t, size_t pos)
 		if (l >= t->count)
 			break;
 		m = l;
-		if (l + 1 < t->count && t->e[t->heap[l + 1]].weight < t->e[t->heap[l]].weight)
+		if (l + 1 < t->count && t->heap[l + 1].w < t->heap[l].w)
 			m = l + 1;
-		if (t->e[t->heap[m]].weight >= w)
+		if (t->heap[m].w >= n.w)
 			break;
 		heap_set(t, pos, t->heap[m]);
 		pos = m;
 	}
-	heap_set(t, pos, idx);
+	heap_set(t, pos, n);
+}
+
+/* The table just filled up: from now on evictions need the minimum. */
+static void
+heapify(struct topn *t)
+{
+	for (size_t i = 0; i < t->count; i++)
+		heap_set(t, i, (struct hnode){ .w = t->e[i].weight, .idx = (uint32_t)i });
+	for (size_t i = t->count / 2; i-- > 0;)
+		sift_down(t, i);
+	t->heaped = 1;
 }
 
 /* Slot holding entry idx (it is in the index). */
@@ -198,18 +210,48 @@ slot_free(const struct topn *t, uint32_t h)
 	return i;
 }
 
+uint32_t
+topn_hash(const struct topn *t, const void *key)
+{
+	return hash_key(t, key);
+}
+
+void
+topn_prefetch_slot(const struct topn *t, uint32_t h)
+{
+	__builtin_prefetch(&t->slots[h & t->mask]);
+}
+
+void
+topn_prefetch_entry(const struct topn *t, uint32_t h)
+{
+	uint32_t s = t->slots[h & t->mask];
+
+	if (s != 0)
+		__builtin_prefetch(&t->e[s - 1]);
+}
+
 struct topn_entry *
 topn_add(struct topn *t, const void *key, uint64_t w)
 {
-	uint32_t h = hash_key(t, key), i = h & t->mask, idx, s;
+	return topn_add_hashed(t, key, hash_key(t, key), w);
+}
+
+struct topn_entry *
+topn_add_hashed(struct topn *t, const void *key, uint32_t h, uint64_t w)
+{
+	uint32_t i = h & t->mask, idx, s;
 	struct topn_entry *e;
 	uint64_t min;
 
 	while ((s = t->slots[i]) != 0) {
 		e = &t->e[s - 1];
-		if (memcmp(e->key, key, t->keylen) == 0) {
+		if (key_equal(e->key, key, t->keylen)) {
 			e->weight += w;
-			sift_down(t, e->heap);
+			if (t->heaped) {
+				t->heap[e->heap].w = e->weight;
+				sift_down(t, e->heap);
+			}
 			return e;
 		}
 		i = (i + 1) & t->mask;
@@ -221,13 +263,12 @@ topn_add(struct topn *t, const void *key, uint64_t w)
 		memcpy(e->key, key, t->keylen);
 		e->weight = w;
 		t->slots[i] = idx + 1;
-		t->heap[t->count - 1] = idx;
-		e->heap = (uint32_t)(t->count - 1);
-		sift_up(t, t->count - 1);
+		if (t->count == t->cap)
+			heapify(t);
 		return e;
 	}
 	/* full: the lightest key gives its place (and weight) to the new one */
-	idx = t->heap[0];
+	idx = t->heap[0].idx;
 	e = &t->e[idx];
 	slot_delete(t, slot_of(t, idx, hash_key(t, e->key)));
 	min = e->weight;
@@ -237,6 +278,7 @@ topn_add(struct topn *t, const void *key, uint64_t w)
 	e->error = min;
 	e->weight = min + w;
 	t->slots[slot_free(t, h)] = idx + 1;
+	t->heap[0].w = e->weight;
 	sift_down(t, 0);
 	t->evictions++;
 	return e;
@@ -248,7 +290,7 @@ topn_find(const struct topn *t, const void *key)
 	uint32_t i = hash_key(t, key) & t->mask, s;
 
 	while ((s = t->slots[i]) != 0) {
-		if (memcmp(t->e[s - 1].key, key, t->keylen) == 0)
+		if (key_equal(t->e[s - 1].key, key, t->keylen))
 			return &t->e[s - 1];
 		i = (i + 1) & t->mask;
 	}
@@ -301,5 +343,6 @@ topn_reset(struct topn *t)
 {
 	memset(t->slots, 0, ((size_t)t->mask + 1) * sizeof(*t->slots));
 	t->count = 0;
+	t->heaped = 0;
 	t->evictions = 0;
 }

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TOPN_KEYMAX 36 /* bytes: an address pair with the family */
+#define TOPN_KEYMAX 40 /* bytes: an address pair with the family, padded */
 #define TOPN_NVAL 4    /* caller's counters per entry */
 
 struct topn_entry {
@@ -27,7 +27,8 @@ struct topn_entry {
 
 struct topn;
 
-/* keylen <= TOPN_KEYMAX; seed varies the hash (pass a random one live). */
+/* keylen: a multiple of 8, at most TOPN_KEYMAX (callers zero the padding);
+ * seed varies the hash (pass a random one live). */
 struct topn *topn_new(size_t capacity, size_t keylen, uint64_t seed);
 void topn_free(struct topn *t);
 
@@ -39,6 +40,14 @@ size_t topn_capacity_for(size_t bytes);
 /* Add w to key's weight; returns its entry (never NULL) for the caller to
  * update val[].  A key that replaced another starts with val[] zeroed. */
 struct topn_entry *topn_add(struct topn *t, const void *key, uint64_t w);
+
+/* The same in steps, so a caller with several keys per packet can overlap
+ * their cache misses: hash every key, prefetch their slots, then their
+ * entries, then add.  h must be topn_hash() of key. */
+uint32_t topn_hash(const struct topn *t, const void *key);
+void topn_prefetch_slot(const struct topn *t, uint32_t h);
+void topn_prefetch_entry(const struct topn *t, uint32_t h);
+struct topn_entry *topn_add_hashed(struct topn *t, const void *key, uint32_t h, uint64_t w);
 
 /* The entry of key, or NULL. */
 const struct topn_entry *topn_find(const struct topn *t, const void *key);

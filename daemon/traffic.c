@@ -7,9 +7,9 @@
 #include "topn.h"
 #include "traffic.h"
 
-#define HOST_KEYLEN 17 /* family + address */
-#define CONV_KEYLEN 33 /* family + low address + high address */
-#define SERVICE_KEYLEN 3 /* protocol + port */
+#define HOST_KEYLEN 24 /* family + address, zero padded to 8-byte words */
+#define CONV_KEYLEN 40 /* family + low address + high address, padded */
+#define SERVICE_KEYLEN 8 /* protocol + port, padded */
 #define SERVICE_MAXCAP (3 * 65536) /* every TCP, UDP and other key fits */
 
 struct prefix {
@@ -306,10 +306,12 @@ traffic_agg_add(struct traffic_agg *a, enum decode_result r, const struct decode
     uint32_t wirelen, uint32_t scale)
 {
 	uint64_t b = (uint64_t)wirelen * scale;
-	uint8_t key[CONV_KEYLEN];
+	uint8_t src[HOST_KEYLEN], dst[HOST_KEYLEN], conv[CONV_KEYLEN], svc[SERVICE_KEYLEN];
+	uint32_t hs, hd, hc, hv;
 	struct topn_entry *e;
+	uint16_t port = 0;
+	int fwd, to_server = 1;
 	size_t alen;
-	int fwd;
 
 	if (r != DECODE_OK) {
 		a->malformed[r < DECODE_NRESULTS ? r : DECODE_BAD_LINK] += scale;
@@ -330,40 +332,50 @@ traffic_agg_add(struct traffic_agg *a, enum decode_result r, const struct decode
 		a->l4_cut += scale;
 	alen = p->family == 4 ? 4 : 16;
 
-	/* hosts: the source sends, the destination receives */
-	memset(key, 0, HOST_KEYLEN);
-	key[0] = p->family;
-	memcpy(key + 1, p->src, alen);
-	e = topn_add(a->hosts, key, b);
-	e->val[0] += b;
-	e->val[2] += scale;
-	memcpy(key + 1, p->dst, alen);
-	e = topn_add(a->hosts, key, b);
-	e->val[1] += b;
-	e->val[3] += scale;
-
-	/* conversations: one key per address pair, either direction */
+	/* hosts (the source sends, the destination receives), the address pair
+	 * either way, and the protocol with the server port */
+	memset(src, 0, sizeof(src));
+	memset(dst, 0, sizeof(dst));
+	memset(conv, 0, sizeof(conv));
+	memset(svc, 0, sizeof(svc));
+	src[0] = dst[0] = conv[0] = p->family;
+	memcpy(src + 1, p->src, alen);
+	memcpy(dst + 1, p->dst, alen);
 	fwd = memcmp(p->src, p->dst, alen) <= 0;
-	memset(key, 0, CONV_KEYLEN);
-	key[0] = p->family;
-	memcpy(key + 1, fwd ? p->src : p->dst, alen);
-	memcpy(key + 17, fwd ? p->dst : p->src, alen);
-	e = topn_add(a->convs, key, b);
-	e->val[fwd ? 0 : 1] += b;
-	e->val[fwd ? 2 : 3] += scale;
-
-	/* services: protocol and server port */
-	uint16_t port = 0;
-	int to_server = 1;
-
+	memcpy(conv + 1, fwd ? p->src : p->dst, alen);
+	memcpy(conv + 17, fwd ? p->dst : p->src, alen);
 	if (p->l4_off != 0 && (p->sport | p->dport) != 0) {
 		port = service_port(p->proto, p->sport, p->dport);
 		to_server = port == p->dport;
 	}
-	key[0] = p->proto;
-	key[1] = (uint8_t)(port >> 8);
-	key[2] = (uint8_t)port;
-	e = topn_add(a->services, key, b);
+	svc[0] = p->proto;
+	svc[1] = (uint8_t)(port >> 8);
+	svc[2] = (uint8_t)port;
+
+	/* the four lookups miss the cache independently: overlap the misses */
+	hs = topn_hash(a->hosts, src);
+	hd = topn_hash(a->hosts, dst);
+	hc = topn_hash(a->convs, conv);
+	hv = topn_hash(a->services, svc);
+	topn_prefetch_slot(a->hosts, hs);
+	topn_prefetch_slot(a->hosts, hd);
+	topn_prefetch_slot(a->convs, hc);
+	topn_prefetch_slot(a->services, hv);
+	topn_prefetch_entry(a->hosts, hs);
+	topn_prefetch_entry(a->hosts, hd);
+	topn_prefetch_entry(a->convs, hc);
+	topn_prefetch_entry(a->services, hv);
+
+	e = topn_add_hashed(a->hosts, src, hs, b);
+	e->val[0] += b;
+	e->val[2] += scale;
+	e = topn_add_hashed(a->hosts, dst, hd, b);
+	e->val[1] += b;
+	e->val[3] += scale;
+	e = topn_add_hashed(a->convs, conv, hc, b);
+	e->val[fwd ? 0 : 1] += b;
+	e->val[fwd ? 2 : 3] += scale;
+	e = topn_add_hashed(a->services, svc, hv, b);
 	e->val[0] += b;
 	e->val[1] += scale;
 	if (to_server)

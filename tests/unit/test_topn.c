@@ -121,6 +121,7 @@ test_footprint(void **state)
 	assert_true(topn_footprint(cap) <= 1 << 20);
 	assert_int_equal(topn_capacity_for(10), 0);
 	assert_null(topn_new(0, 8, 0));
+	assert_null(topn_new(10, 12, 0)); /* keys are whole 8-byte words */
 	assert_null(topn_new(10, TOPN_KEYMAX + 1, 0));
 }
 
