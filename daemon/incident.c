@@ -499,6 +499,48 @@ probe_bad(const struct lw_degraded *dg, const struct pview *p)
 	return !p->reach && p->status == LW_CRITICAL;
 }
 
+/* "198.18.3.2 (62%), 198.18.3.9 (20%)" from the captures of the link over
+ * the last five minutes; NULL when there is nothing to say. */
+static char *
+talkers_text(struct incidents *inc, const char *link, int64_t now)
+{
+	json_t *j = inc->talkers(link, (time_t)(now / 1000 - 300), (time_t)(now / 1000),
+	    inc->talkers_arg);
+	char buf[BLAME_REASON_LEN] = "";
+	size_t n = 0;
+	const char *cap;
+	json_t *c;
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	json_object_foreach(j, cap, c) {
+		json_t *hosts = json_object_get(c, "hosts"), *h;
+		double total = json_number_value(json_object_get(json_object_get(c, "totals"),
+		    "bytes"));
+		size_t i;
+
+		json_array_foreach(hosts, i, h) {
+			const char *addr = json_string_value(json_object_get(h, "address"));
+			double bytes = json_number_value(json_object_get(h, "bytes"));
+			char safe[64];
+
+			if (addr == NULL || i >= 3 || n >= sizeof(buf))
+				continue;
+			log_safe(safe, sizeof(safe), addr);
+			if (total > 0)
+				n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s (%.0f%%)",
+				    n ? ", " : "", safe, 100.0 * bytes / total);
+			else
+				n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? ", " : "",
+				    safe);
+		}
+	}
+	json_decref(j);
+	return buf[0] ? strdup(buf) : NULL;
+}
+
 static void
 link_blame(struct incidents *inc, struct lctx *l, int64_t now, bool talkers_too, struct blame *b)
 {
@@ -553,8 +595,7 @@ link_blame(struct incidents *inc, struct lctx *l, int64_t now, bool talkers_too,
 	in.probes = bp;
 	in.nprobes = n;
 	if (talkers_too && inc->talkers && in.util_valid && in.util_pct >= in.util_threshold_pct)
-		talkers = inc->talkers(l->cfg->name, (time_t)(now / 1000 - 300),
-		    (time_t)(now / 1000), inc->talkers_arg);
+		talkers = talkers_text(inc, l->cfg->name, now);
 	in.top_talkers = talkers;
 	blame_evaluate(&in, b);
 	free(talkers);

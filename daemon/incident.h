@@ -88,9 +88,12 @@ void incidents_free(struct incidents *inc);
 int ticket_subscribe(struct incidents *inc, ticket_event_cb cb, void *arg);
 void ticket_unsubscribe(struct incidents *inc, ticket_event_cb cb, void *arg);
 
-/* Optional: top talkers of a link between from and to, as text for blame
- * ("198.18.3.2 62%, ..."); return NULL when unknown.  Caller frees. */
-typedef char *(*incidents_talkers_fn)(const char *link, time_t from, time_t to, void *arg);
+/* Optional: the heaviest hosts on a link between from and to, as evidence
+ * when blame says the LAN fills the line.  The shape of capture.h's
+ * traffic_top_talkers(): {"<capture>": {"totals": {"bytes": N}, "hosts":
+ * [{"address": "198.18.3.2", "bytes": N}, ...]}}; NULL when unknown.  The
+ * caller (incident.c) releases it. */
+typedef json_t *(*incidents_talkers_fn)(const char *link, time_t from, time_t to, void *arg);
 void incidents_set_talkers(struct incidents *inc, incidents_talkers_fn fn, void *arg);
 
 struct db *incidents_db(struct incidents *inc);

@@ -42,6 +42,9 @@
 #include "api_traffic.h"
 #include "db.h"
 #include "notify.h"
+#include "incident.h"
+#include "api_tickets.h"
+#include "api_links.h"
 
 #ifndef LW_SYSCONFDIR
 #define LW_SYSCONFDIR "/etc/linewatch"
@@ -72,6 +75,7 @@ struct lwd {
 	struct captures *captures;
 	struct db *db; /* linewatch.db: tickets, notification outbox */
 	struct notify *notify;
+	struct incidents *incidents;
 };
 
 static void
@@ -264,6 +268,46 @@ graph_metrics(struct evbuffer *b, void *arg)
 	metrics_value(b, "linewatch_graph_queue_length", (double)st.queued, (const char *)NULL);
 }
 
+/* MODULES: ticket events (incident.h) to notifications and capture evidence */
+static void
+on_ticket_event(const struct ticket_event *ev, void *arg)
+{
+	struct lwd *d = arg;
+	struct notify_event ne = {
+		.time_ms = ev->time_ms, .ref = ev->ref, .kind = ev->kind,
+		.severity = ev->severity, .state = ev->state, .title = ev->title,
+		.link = ev->link, .provider = ev->provider, .circuit = ev->circuit,
+		.metrics_json = ev->metrics, .text = ev->text, .by = ev->who,
+	};
+
+	if (!strcmp(ev->type, "opened"))
+		ne.type = NOTIFY_OPENED;
+	else if (!strcmp(ev->type, "reopened"))
+		ne.type = NOTIFY_REOPENED;
+	else if (!strcmp(ev->type, "acknowledged"))
+		ne.type = NOTIFY_ACKNOWLEDGED;
+	else if (!strcmp(ev->type, "comment"))
+		ne.type = NOTIFY_COMMENTED;
+	else if (!strcmp(ev->type, "resolved"))
+		ne.type = NOTIFY_RESOLVED;
+	else if (!strcmp(ev->type, "severity") || !strcmp(ev->type, "flapping") ||
+	    !strcmp(ev->type, "blame") || !strcmp(ev->type, "suppressed"))
+		ne.type = NOTIFY_UPDATED;
+	if (ne.type != 0 && d->notify != NULL)
+		notify_post(d->notify, &ne);
+	if ((ne.type == NOTIFY_OPENED || ne.type == NOTIFY_REOPENED) && ev->link &&
+	    d->captures != NULL)
+		captures_ticket_opened(d->captures, ev->link, ev->ref, (time_t)(ev->time_ms / 1000));
+}
+
+static json_t *
+ticket_talkers_cb(const char *link, time_t from, time_t to, void *arg)
+{
+	struct lwd *d = arg;
+
+	return d->captures ? traffic_top_talkers(d->captures, link, from, to) : NULL;
+}
+
 static int
 modules_start(struct lwd *d)
 {
@@ -281,6 +325,12 @@ modules_start(struct lwd *d)
 	if (db_attach(d->db, d->base) != 0 ||
 	    (d->notify = notify_new(d->base, d->db, d->cfg)) == NULL)
 		return -1;
+	if ((d->incidents = incidents_new(d->base, d->bus, d->db, d->cfg)) == NULL ||
+	    ticket_subscribe(d->incidents, on_ticket_event, d) != 0)
+		return -1;
+	incidents_set_talkers(d->incidents, ticket_talkers_cb, d);
+	api_tickets_register(d->http, d->incidents, d->db, cfgp);
+	api_links_register(d->http, d->state, d->incidents, cfgp);
 	d->auth = auth_new(d->base, d->http, d->cfg);
 	d->static_files = static_files_new(d->http, cfgp);
 	d->graph = graph_new(d->base, d->http, cfgp);
@@ -315,6 +365,7 @@ modules_reload(struct lwd *d, struct lw_config *ncfg)
 	snmp_poller_reload(d->snmp, ncfg);
 	captures_reload(d->captures, ncfg);
 	notify_reload(d->notify, ncfg);
+	incidents_reload(d->incidents, ncfg);
 }
 
 static void
@@ -327,6 +378,8 @@ modules_stop(struct lwd *d)
 	d->snmp = NULL;
 	probe_engine_free(d->probes);
 	d->probes = NULL;
+	incidents_free(d->incidents); /* before notify: no ticket event reaches it after */
+	d->incidents = NULL;
 	notify_free(d->notify);
 	d->notify = NULL;
 	db_close(d->db); /* after every user: drains the last writes */
