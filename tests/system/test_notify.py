@@ -1,0 +1,317 @@
+"""Upstream notifications from the real daemon to real receivers on loopback.
+
+snmptrapd (with LINEWATCH-MIB loaded from etc/mibs and the IETF base MIBs
+from ../shared/mibs) receives v2c traps, v2c informs, v3 authPriv informs
+and v3 authPriv traps; the tests check notification names and varbind
+values, the order of delivery across an outage and a kill -9, reloads, and
+the configuration errors of `linewatchd -t`.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from lwd import LINEWATCHD, REPO, Daemon, run, wait_for
+
+SHARED_MIBS = os.path.join(os.path.dirname(REPO), "shared", "mibs")
+USER = ("lwtrap", "SHA", "authpass1", "AES", "privpass1")
+V3 = ('snmp = "v3"  username = "lwtrap"  auth-protocol = "SHA"  auth-key = "authpass1"  '
+      'priv-protocol = "AES"  priv-key = "privpass1"')
+
+
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def parse_time(v):
+    """DateAndTime as snmptrapd shows it ("2026-1-5,9:3:7.4,+0:0") -> tuple."""
+    m = re.match(r"(\d+)-(\d+)-(\d+),(\d+):(\d+):(\d+)\.(\d)", v)
+    assert m, v
+    return tuple(int(x) for x in m.groups())
+
+
+def iso_to_tuple(iso):
+    """The outbox payload's "2026-01-05T09:03:07.412Z" -> the same tuple."""
+    m = re.match(r"(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d)", iso)
+    assert m, iso
+    return tuple(int(x) for x in m.groups())
+
+
+class Trapd:
+    """snmptrapd on 127.0.0.1:port, logging one line per notification."""
+
+    def __init__(self, tmp, port=None, engine_id=None):
+        if shutil.which("snmptrapd") is None:
+            pytest.skip("snmptrapd is not installed (make deps)")
+        if not os.path.isdir(SHARED_MIBS):
+            pytest.skip(f"{SHARED_MIBS} (the IETF base MIBs) is not there")
+        self.dir = os.path.join(str(tmp), f"trapd-{time.monotonic_ns()}")
+        os.makedirs(os.path.join(self.dir, "persist"))
+        self.port = port or free_udp_port()
+        self.logs = []  # one per start: snmptrapd truncates its log file
+        self.conf = os.path.join(self.dir, "snmptrapd.conf")
+        user = " ".join(USER)
+        with open(self.conf, "w") as f:
+            f.write("disableAuthorization yes\n")
+            f.write("authCommunity log public\n")
+            f.write(f"createUser {user}\n")  # informs: our own engine ID
+            if engine_id:
+                f.write(f"createUser -e 0x{engine_id} {user}\n")  # traps: the sender's
+        self.proc = None
+
+    def start(self):
+        self.logs.append(os.path.join(self.dir, f"notifications-{len(self.logs)}.log"))
+        self.proc = subprocess.Popen(
+            ["snmptrapd", "-f", "-Lf", self.logs[-1], "-F", "NOTIFY %P\t%V|%v\n", "-C",
+             "-c", self.conf, f"--persistentDir={self.dir}/persist",
+             "-M", f"+{SHARED_MIBS}:{REPO}/etc/mibs", "-m", "+LINEWATCH-MIB",
+             f"udp:127.0.0.1:{self.port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: "NET-SNMP version" in self.text(-1), 10, "snmptrapd to start")
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def text(self, which=None):
+        out = ""
+        for log in self.logs if which is None else [self.logs[which]]:
+            try:
+                with open(log, errors="replace") as f:
+                    out += f.read()
+            except FileNotFoundError:
+                pass
+        return out
+
+    def notifications(self):
+        """[{"pdu": "INFORM, SNMP v2c, ...", "trap": "lwHeartbeat", "lwSite": ...}]"""
+        out = []
+        for line in self.text().splitlines():
+            if not line.startswith("NOTIFY "):
+                continue
+            pdu, _, rest = line[len("NOTIFY "):].partition("\t")
+            n = {"pdu": pdu}
+            for vb in rest.split("|"):
+                name, _, value = vb.partition(" = ")
+                name = name.split("::")[-1]
+                if name.endswith(".0"):
+                    name = name[:-2]
+                value = value.split(": ", 1)[-1] if ": " in value else value
+                n[name] = value.split("::")[-1] if name == "snmpTrapOID" else value
+            n["trap"] = n.get("snmpTrapOID")
+            out.append(n)
+        return out
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def only(notes, kind):
+    return [n for n in notes if n["pdu"].startswith(kind)]
+
+
+def outbox_rows(d, dest):
+    con = sqlite3.connect(f"file:{d.state}/linewatch.db?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT id, payload FROM notify_outbox WHERE dest = ? ORDER BY id",
+                           (dest,)).fetchall()
+    finally:
+        con.close()
+
+
+def test_v2c_trap_v2c_inform_v3_inform_cold_start_and_heartbeats(tmp_path):
+    with Trapd(tmp_path) as trapd:
+        t = f"udp:127.0.0.1:{trapd.port}"
+        body = (
+            f'upstream "trap" {{ target = "{t}"  snmp = "v2c"  community = "public"  '
+            f'heartbeat = "1s" }}\n'
+            f'upstream "inform" {{ target = "{t}"  snmp = "v2c"  community = "public"  '
+            f'inform = true  heartbeat = "1s" }}\n'
+            f'upstream "v3" {{ target = "{t}"  {V3}  inform = true  heartbeat = "1s" }}\n')
+        with Daemon(tmp_path, body=body, site="Example Dental") as d:
+            kinds = {"TRAP2, SNMP v2c": "trap", "INFORM, SNMP v2c": "inform",
+                     "INFORM, SNMP v3, user lwtrap": "v3"}
+
+            def enough():
+                notes = trapd.notifications()
+                return all(len([n for n in only(notes, k) if n["trap"] == "lwHeartbeat"]) >= 2
+                           for k in kinds)
+            d.wait_for(enough, timeout=30, what="two heartbeats of each kind")
+            notes = trapd.notifications()
+            for kind in kinds:
+                mine = only(notes, kind)
+                # coldStart first, once, then heartbeats
+                assert mine[0]["trap"] == "coldStart", mine[0]
+                assert mine[0]["lwSite"] == "Example Dental"
+                assert [n["trap"] for n in mine[1:]] == ["lwHeartbeat"] * (len(mine) - 1)
+                for hb in mine[1:]:
+                    assert hb["lwSite"] == "Example Dental"
+                    assert hb["lwHeartbeatInterval"] == "1 seconds", hb
+                    assert re.match(r"\d+ notifications", hb["lwOutboxDepth"]), hb
+                    assert hb["lwOutboxDropped"] == "0 notifications", hb
+                    assert "sysUpTime" in hb
+                times = [parse_time(hb["lwEventTime"]) for hb in mine[1:]]
+                assert times == sorted(times) and len(set(times)) == len(times)
+            log = d.read_log()
+            assert "authpass1" not in log and "privpass1" not in log
+
+
+def test_v3_authpriv_traps_use_the_daemons_engine_id(tmp_path):
+    port = free_udp_port()
+    body = (f'upstream "noc" {{ target = "udp:127.0.0.1:{port}"  {V3}  '
+            f'heartbeat = "1s" }}\n')
+    engine_re = r'SNMPv3 traps come from engine ID 0x([0-9a-f]+) \(boots (\d+)\)'
+    d = Daemon(tmp_path, body=body)
+    d.start()
+    try:
+        m = d.wait_for(lambda: re.search(engine_re, d.read_log()), 10, "the engine ID in the log")
+        engine, boots = m.group(1), int(m.group(2))
+        with Trapd(tmp_path, port=port, engine_id=engine) as trapd:
+            d.wait_for(lambda: [n for n in only(trapd.notifications(),
+                                                 "TRAP2, SNMP v3, user lwtrap")
+                                if n["trap"] == "lwHeartbeat"], 20, "an authPriv v3 trap")
+            assert d.stop() == 0
+            # a restart keeps the engine ID and counts a boot: still accepted
+            d.start()
+            seen = len(trapd.notifications())
+            m2 = d.wait_for(lambda: [x for x in re.finditer(engine_re, d.read_log())][1:],
+                            10, "the engine ID after the restart")[0]
+            assert m2.group(1) == engine and int(m2.group(2)) == boots + 1
+            d.wait_for(lambda: [n for n in trapd.notifications()[seen:]
+                                if n["trap"] == "coldStart"], 20, "coldStart after the restart")
+    finally:
+        d.stop()
+
+
+def test_outage_and_kill9_lose_nothing_and_keep_the_order(tmp_path):
+    with Trapd(tmp_path) as trapd:
+        body = (f'upstream "noc" {{ target = "udp:127.0.0.1:{trapd.port}"  snmp = "v2c"  '
+                f'community = "public"  inform = true  timeout = "500ms"  retries = 0  '
+                f'heartbeat = "1s" }}\n')
+        d = Daemon(tmp_path, body=body)
+        d.start()
+        try:
+            d.wait_for(lambda: [n for n in trapd.notifications() if n["trap"] == "lwHeartbeat"],
+                       20, "the first heartbeat")
+            trapd.stop()
+            delivered = trapd.notifications()
+            # the upstream is down: heartbeats pile up in the outbox
+            d.wait_for(lambda: len(outbox_rows(d, "upstream:noc")) >= 4, 30,
+                       "four notifications waiting in the outbox")
+            assert "cannot deliver notification" in d.read_log()
+            d.kill9()
+            waiting = [iso_to_tuple(json.loads(p)["time"])
+                       for _, p in outbox_rows(d, "upstream:noc")]
+            assert len(waiting) >= 4
+            # restarted while the upstream is still down, then it comes back
+            d.start()
+            d.wait_for(lambda: "waiting from before the restart" in d.read_log(), 10,
+                       "the outbox to be loaded")
+            trapd.start()
+            d.wait_for(lambda: [n for n in trapd.notifications()[len(delivered):]
+                                if n["trap"] == "coldStart"], 90,
+                       "the backlog and the new coldStart")
+            after = trapd.notifications()[len(delivered):]
+            first_cold = [i for i, n in enumerate(after) if n["trap"] == "coldStart"][0]
+            backlog = after[:first_cold]
+            got = [parse_time(n["lwEventTime"]) for n in backlog]
+            # every waiting notification, in order; an inform the upstream may
+            # have acknowledged just before it stopped can repeat at the head
+            assert got[-len(waiting):] == waiting, (got, waiting)
+            assert all(n["trap"] == "lwHeartbeat" for n in backlog)
+            times = [parse_time(n["lwEventTime"]) for n in trapd.notifications()
+                     if n["trap"] == "lwHeartbeat"]
+            assert times == sorted(times)
+        finally:
+            d.stop()
+            trapd.stop()
+
+
+def test_reload_retargets_and_removes_upstreams(tmp_path):
+    dead = free_udp_port()
+    with Trapd(tmp_path) as trapd:
+        def body(port):
+            return (f'upstream "noc" {{ target = "udp:127.0.0.1:{port}"  snmp = "v2c"  '
+                    f'community = "public"  inform = true  timeout = "300ms"  retries = 0  '
+                    f'heartbeat = "1s" }}\n')
+        with Daemon(tmp_path, body=body(dead)) as d:
+            d.wait_for(lambda: len(outbox_rows(d, "upstream:noc")) >= 3, 30,
+                       "notifications waiting for the dead target")
+            d.write_config(body(trapd.port))
+            d.signal(signal.SIGHUP)
+            d.wait_for(lambda: [n for n in trapd.notifications() if n["trap"] == "coldStart"],
+                       30, "the waiting notifications at the new target")
+            notes = trapd.notifications()
+            assert notes[0]["trap"] == "coldStart", notes[0]
+            assert 'upstream "noc": configuration changed' in d.read_log()
+            # removing the upstream drops what it had waiting, and says so
+            trapd.stop()
+            d.wait_for(lambda: len(outbox_rows(d, "upstream:noc")) >= 2, 30,
+                       "notifications waiting again")
+            d.write_config("")
+            d.signal(signal.SIGHUP)
+            d.wait_for(lambda: re.search(r'upstream "noc" removed: \d+ queued notifications? '
+                                         r'dropped', d.read_log()), 10, "the removal")
+            d.wait_for(lambda: not outbox_rows(d, "upstream:noc"), 10, "an empty outbox")
+
+
+BAD = [
+    ('upstream "noc" {\n  target = "udp:127.0.0.1:162"\n  snmp = "v4"\n}\n', 1,
+     'upstream "noc": snmp = "v4" is not a version'),
+    ('upstream "noc" {\n  target = "udp:127.0.0.1:162"\n  snmp = "v3"\n  username = "u"\n'
+     '  auth-protocol = "SHA"\n  inform = true\n}\n', 1, "auth-key is missing"),
+    ('\nwebhook "psa" {\n  url = "ftp://127.0.0.1/hook"\n}\n', 2,
+     "url must start with http:// or https://"),
+    ('\n\nemail "oncall" {\n  smtp = "http://127.0.0.1"\n  from = "lw@example.org"\n'
+     '  to = { "noc@example.org" }\n}\n', 3, "smtp must be smtp://"),
+    ('upstream "noc" {\n  target = "tcp:127.0.0.1:162"\n  community = "public"\n}\n', 1,
+     "only UDP is supported"),
+    ('upstream "noc" {\n  target = "udp:127.0.0.1:99999"\n  community = "public"\n}\n', 1,
+     "is not an SNMP address"),
+    ('upstream "noc" {\n  target = "udp:127.0.0.1"\n  community = "public"\n'
+     '  heartbeat = "500ms"\n}\n', 1, "heartbeat must be at least 1s"),
+    ('upstream "noc" {\n  target = "udp:127.0.0.1"\n  snmp = "v1"\n  community = "public"\n'
+     '  inform = true\n}\n', 1, "SNMP v1 has no informs"),
+]
+
+
+@pytest.mark.parametrize("text,line,words", BAD)
+def test_bad_notification_config_names_file_and_line(tmp_path, text, line, words):
+    p = tmp_path / "bad.conf"
+    p.write_text(text)
+    r = run([LINEWATCHD, "-t", "-c", str(p)])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"{p}:{line}: " in r.stderr, r.stderr
+    assert words in r.stderr, r.stderr
+
+
+def test_good_notification_config_checks(tmp_path):
+    p = tmp_path / "good.conf"
+    p.write_text(
+        'upstream "noc" { target = "udp:127.0.0.1"  community = "public"  inform = true }\n'
+        f'upstream "v3" {{ target = "udp6:[::1]:16200"  {V3}  inform = true }}\n'
+        'webhook "psa" { url = "https://127.0.0.1:8443/hook"  '
+        'headers = { "Authorization: Bearer x" }  events = { "opened", "resolved" } }\n'
+        'email "oncall" { smtp = "smtp://127.0.0.1:2525"  from = "lw@example.org"  '
+        'to = { "noc@example.org" }  starttls = false }\n')
+    r = run([LINEWATCHD, "-t", "-c", str(p)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "configuration OK"
