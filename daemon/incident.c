@@ -34,6 +34,13 @@
 #define STORAGE_CRIT_PCT 98.0
 #define SATURATION_CRIT_PCT 98.0
 #define UPS_CRIT_MIN 10.0
+/* Loss, latency and jitter: each probe is a source of its own (a lossy far
+ * target is not hidden by a clean gateway), and every result also feeds one
+ * link-wide stream source, so path-wide trouble seen by every probe counts
+ * `for` results in a row across them - each result once - instead of `for`
+ * runs of one probe. */
+#define SRC_STREAM (DETECT_MAX_SOURCES - 1)
+#define MAX_PROBES (DETECT_MAX_SOURCES - 1)
 #define WHO_MAX 64
 #define TEXT_MAX 4000
 
@@ -1329,6 +1336,8 @@ eval_probe(struct incidents *inc, struct lctx *l, int idx, int64_t now)
 	int64_t st = stale_ms(p->interval_ms);
 	const char *nm = p->cfg->name, *tg = p->cfg->target;
 
+	/* down first: its problem holds the loss and service ones of the result */
+	eval_down_probe(inc, l, p, now);
 	if (p->reach && p->loss_v) {
 		bool bad = p->loss > dg->loss_pct;
 		enum lw_status sev = p->loss >= dg->loss_critical_pct ? LW_CRITICAL : LW_WARNING;
@@ -1337,6 +1346,7 @@ eval_probe(struct incidents *inc, struct lctx *l, int idx, int64_t now)
 			set_detail(&l->keys[LK_LOSS], idx, p->loss, now,
 			    "%.0f%% packet loss to %s (%s)", p->loss, nm, tg);
 		step(inc, &l->keys[LK_LOSS], idx, bad, sev, false, st, now);
+		step(inc, &l->keys[LK_LOSS], SRC_STREAM, bad, sev, false, st, now);
 	}
 	if (p->rtt_v) {
 		int v = detect_latency_bad(p->rtt, dg->latency_ms, p->baseline, dg->baseline_factor,
@@ -1353,6 +1363,8 @@ eval_probe(struct incidents *inc, struct lctx *l, int idx, int64_t now)
 			    nm, tg, p->rtt / p->baseline, p->baseline);
 		step(inc, &l->keys[LK_LATENCY], idx, v != 0, v == 1 ? sev : LW_WARNING, false, st,
 		    now);
+		step(inc, &l->keys[LK_LATENCY], SRC_STREAM, v != 0, v == 1 ? sev : LW_WARNING, false,
+		    st, now);
 	}
 	if (p->jit_v) {
 		bool bad = dg->jitter_ms > 0 && p->jitter > dg->jitter_ms;
@@ -1363,6 +1375,8 @@ eval_probe(struct incidents *inc, struct lctx *l, int idx, int64_t now)
 			    dg->jitter_ms);
 		step(inc, &l->keys[LK_JITTER], idx, bad,
 		    p->jitter > 2 * dg->jitter_ms ? LW_CRITICAL : LW_WARNING, false, st, now);
+		step(inc, &l->keys[LK_JITTER], SRC_STREAM, bad,
+		    p->jitter > 2 * dg->jitter_ms ? LW_CRITICAL : LW_WARNING, false, st, now);
 	}
 	if (!p->reach && p->status != LW_UNKNOWN) {
 		bool bad = p->status == LW_CRITICAL;
@@ -1372,7 +1386,6 @@ eval_probe(struct incidents *inc, struct lctx *l, int idx, int64_t now)
 			    p->cfg->type, nm, tg, p->message[0] ? p->message : "critical");
 		step(inc, &l->keys[LK_SERVICE], idx, bad, LW_CRITICAL, false, st, now);
 	}
-	eval_down_probe(inc, l, p, now);
 }
 
 /* ---- links: interface ----------------------------------------------------- */
@@ -1621,7 +1634,7 @@ on_sample(const struct lw_sample *s, void *arg)
 					link_hops(l);
 			}
 			learn_latency(inc, l, &l->probes[i], now);
-			if ((int)i < DETECT_MAX_SOURCES)
+			if ((int)i < MAX_PROBES)
 				eval_probe(inc, l, (int)i, now);
 			followup_link(inc, l, now);
 			break;
@@ -1762,9 +1775,9 @@ build_link(struct lctx *l, const struct lw_link *c)
 	memset(l, 0, sizeof(*l));
 	l->cfg = c;
 	l->nprobes = c->nprobes;
-	if (c->nprobes > DETECT_MAX_SOURCES)
+	if (c->nprobes > MAX_PROBES)
 		log_warnx("link %s: only its first %d probes are evaluated for tickets", c->name,
-		    DETECT_MAX_SOURCES);
+		    MAX_PROBES);
 	if (c->nprobes > 0 && (l->probes = calloc(c->nprobes, sizeof(*l->probes))) == NULL)
 		return -1;
 	for (size_t i = 0; i < c->nprobes; i++) {

@@ -14,7 +14,12 @@
  *                     interface) - flap-count of them in flap-window make
  *                     one ticket marked flapping.
  *          loss       a probe's loss above `loss` (critical from
- *                     `loss-critical`)
+ *                     `loss-critical`).  Loss, latency and jitter count
+ *                     `for` bad results in a row of one probe, or of the
+ *                     link's probes taken together (each result once).
+ *                     One probe does not hide another's trouble, and
+ *                     trouble every probe sees is confirmed N probes times
+ *                     sooner.
  *          latency    a probe's latency (median, else average) above
  *                     `latency`, or `baseline` x its learned median for this
  *                     hour of the day (past 7 days, once 3 days are known)

@@ -333,6 +333,32 @@ test_loss_opens_one_ticket_and_resolves(void **state)
 }
 
 static void
+test_path_wide_loss_counts_across_probes(void **state)
+{
+	start(NULL);
+	/* one bad run of each probe: three results in a row across the link */
+	icmp("isp", "gateway", 20, 1.0, T);
+	icmp("isp", "internet", 20, 12.0, T + 1 * S);
+	assert_int_equal(count_tickets("all"), 0);
+	icmp("backup", "gw", 20, 2.0, T + 1500); /* another link: no effect */
+	icmp("isp", "gateway", 20, 1.0, T + 5 * S);
+	assert_int_equal(count_tickets("all"), 1);
+	stop();
+}
+
+static void
+test_one_lost_echo_is_no_ticket(void **state)
+{
+	start(NULL);
+	for (int i = 0; i < 20; i++) {
+		icmp("isp", "gateway", i % 4 == 0 ? 20 : 0, 1.0, T + i * 5 * S);
+		icmp("isp", "internet", i % 4 == 2 ? 20 : 0, 12.0, T + i * 5 * S + 2500);
+	}
+	assert_int_equal(count_tickets("all"), 0);
+	stop();
+}
+
+static void
 test_severity_rises_and_falls_in_one_ticket(void **state)
 {
 	json_t *t;
@@ -706,6 +732,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_healthy_no_tickets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loss_opens_one_ticket_and_resolves, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_path_wide_loss_counts_across_probes, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_one_lost_echo_is_no_ticket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_severity_rises_and_falls_in_one_ticket, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_interface_down_one_ticket_probes_suppressed,
