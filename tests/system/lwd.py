@@ -21,6 +21,10 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(REPO, os.environ.get("LW_BUILD", "build-san"))
 LINEWATCHD = os.path.join(BUILD, "linewatchd")
+# Sanitizer settings as tests/run.sh sets them, also when pytest runs alone.
+os.environ.setdefault("LSAN_OPTIONS", f"suppressions={REPO}/tests/lsan.supp:print_suppressions=0")
+os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:fast_unwind_on_malloc=0")
+os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 
 
 def free_port():
