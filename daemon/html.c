@@ -138,3 +138,15 @@ html_send(struct evhttp_request *req, int code, struct evbuffer *b)
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_send_reply(req, code, NULL, b);
 }
+
+void
+html_badge(struct evbuffer *b, const char *state)
+{
+	if (state == NULL)
+		state = "unknown";
+	html_raw(b, "<span class=\"badge ");
+	html_esc(b, state);
+	html_raw(b, "\">");
+	html_esc(b, state);
+	html_raw(b, "</span>");
+}

@@ -14,6 +14,9 @@ void html_raw(struct evbuffer *b, const char *fmt, ...) __attribute__((format(pr
 /* Escape into a buffer for attribute/URL use: percent-encodes for URLs. */
 void html_url(struct evbuffer *b, const char *s);
 
+/* <span class="badge STATE">STATE</span>; NULL shows "unknown". */
+void html_badge(struct evbuffer *b, const char *state);
+
 struct html_page {
 	const char *title;   /* escaped */
 	const char *site;    /* escaped */

@@ -32,6 +32,7 @@
 #include "graph.h"
 #include "metrics.h"
 #include "pages.h"
+#include "pages_tickets.h"
 #include "rrd_store.h"
 /* MODULES: includes */
 #include "api_devices.h"
@@ -67,6 +68,7 @@ struct lwd {
 	struct static_files *static_files;
 	struct graph *graph;
 	struct pages *pages;
+	struct pages_tickets_ctx *pages_tickets;
 	struct metrics *metrics;
 	struct rrd_store *rrd;
 	/* MODULES: fields */
@@ -336,7 +338,9 @@ modules_start(struct lwd *d)
 	d->graph = graph_new(d->base, d->http, cfgp);
 	if (d->auth == NULL || d->static_files == NULL || d->graph == NULL)
 		return -1;
-	if ((d->pages = pages_new(d->http, d->state, d->auth, cfgp)) == NULL)
+	if ((d->pages = pages_new(d->http, d->state, d->auth, cfgp)) == NULL ||
+	    (d->pages_tickets = pages_tickets_new(d->http, d->pages, d->incidents, d->auth,
+	    cfgp)) == NULL)
 		return -1;
 	if ((d->metrics = metrics_new(d->http, d->state, d->auth, cfgp)) == NULL ||
 	    metrics_add_source(d->metrics, rrd_metrics, d->rrd) != 0 ||
@@ -387,6 +391,7 @@ modules_stop(struct lwd *d)
 	rrd_store_free(d->rrd);
 	d->rrd = NULL;
 	metrics_free(d->metrics);
+	pages_tickets_free(d->pages_tickets);
 	pages_free(d->pages);
 	graph_free(d->graph);
 	static_files_free(d->static_files);

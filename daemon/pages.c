@@ -76,16 +76,6 @@ age_text(struct evbuffer *b, const struct lw_sample *s)
 	    units_fmt_duration((int64_t)(now - s->ts.tv_sec) * 1000, buf, sizeof(buf)));
 }
 
-static void
-badge(struct evbuffer *b, const char *state)
-{
-	html_raw(b, "<span class=\"badge ");
-	html_esc(b, state);
-	html_raw(b, "\">");
-	html_esc(b, state);
-	html_raw(b, "</span>");
-}
-
 /* href with a URL-encoded name segment. */
 static void
 href(struct evbuffer *b, const char *prefix, const char *name, const char *suffix)
@@ -177,7 +167,7 @@ link_tile(struct pages *p, struct evbuffer *b, const struct lw_link *l)
 	html_raw(b, "\">");
 	html_esc(b, l->name);
 	html_raw(b, "</a> ");
-	badge(b, state);
+	html_badge(b, state);
 	html_raw(b, "</h3><div class=\"meta\">");
 	html_esc(b, l->provider);
 	if (l->circuit && *l->circuit) {
@@ -346,7 +336,7 @@ device_row(const struct lw_sample *s, void *arg)
 	html_raw(b, "\">");
 	html_esc(b, s->device);
 	html_raw(b, "</a></td><td>");
-	badge(b, st ? st : "unknown");
+	html_badge(b, st ? st : "unknown");
 	html_raw(b, "</td><td>");
 	html_esc(b, sample_attr(s, "sysName"));
 	html_raw(b, "</td><td>");
@@ -394,7 +384,7 @@ iface_row(const struct lw_sample *s, void *arg)
 	html_raw(b, "</td><td>");
 	html_esc(b, sample_attr(s, "alias"));
 	html_raw(b, "</td><td>");
-	badge(b, oper ? oper : "unknown");
+	html_badge(b, oper ? oper : "unknown");
 	html_raw(b, " / ");
 	html_esc(b, sample_attr(s, "admin_status"));
 	html_raw(b, "</td><td class=\"num\">");
@@ -434,7 +424,7 @@ device_page(struct pages *p, struct evhttp_request *req, const struct lw_device 
 	page_frame(p, req, &hp, d->name, "devices");
 	html_begin(b, &hp);
 	html_raw(b, "<section id=\"device\"><table class=\"facts\"><tbody><tr><th>State</th><td>");
-	badge(b, s && sample_attr(s, "state") ? sample_attr(s, "state") : "unknown");
+	html_badge(b, s && sample_attr(s, "state") ? sample_attr(s, "state") : "unknown");
 	if (s && s->message) {
 		html_raw(b, " ");
 		html_esc(b, s->message);
@@ -507,7 +497,7 @@ probe_row(const struct lw_sample *s, void *arg)
 	html_raw(b, "</td><td>");
 	html_esc(b, sample_attr(s, "hop"));
 	html_raw(b, "</td><td>");
-	badge(b, lw_status_name(s->status));
+	html_badge(b, lw_status_name(s->status));
 	html_raw(b, " ");
 	html_esc(b, s->message);
 	html_raw(b, "</td>");
@@ -583,7 +573,7 @@ link_page(struct pages *p, struct evhttp_request *req, const struct lw_link *l)
 	html_begin(b, &hp);
 	state_foreach(p->st, LW_SUBJ_PROBE, l->name, summarize_probe, &ps);
 	html_raw(b, "<table class=\"facts\"><tbody><tr><th>State</th><td>");
-	badge(b, link_state(p, l, &ps));
+	html_badge(b, link_state(p, l, &ps));
 	html_raw(b, "</td></tr><tr><th>Provider</th><td>");
 	html_esc(b, l->provider);
 	html_raw(b, "</td></tr><tr><th>Circuit</th><td>");
