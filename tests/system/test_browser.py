@@ -99,3 +99,66 @@ def test_login_by_clicking(lab, browser_env):
         b.driver.find_element("css selector", "header form button").click()
         b.get(base + "/")
         assert "Log in" in b.text()
+
+
+TICKET_CONFIG = f'''
+device "edge-router" {{
+    address = "{Lab.RTR}"  snmp = "v2c"  community = "public"  interval = "1s"
+    timeout = "500ms"  retries = 1  interfaces = {{ "Gi1/0/1" }}
+}}
+link "isp-fibre" {{
+    provider = "Example Telecom"  circuit = "ABC-12345"  support = "+1 555 0100"
+    device = "edge-router"  interface = "Gi1/0/1"  bandwidth = "100M"  sla = "99.9%"
+    probe "gateway" {{ type = "icmp"  target = "{Lab.ISP}"  hop = "gateway"  interval = "2s"
+                      count = "10"  spacing = "50ms" }}
+    degraded {{ loss = "5%"  for = 2  clear = 2  errors = 1000 }}
+}}
+'''
+
+
+def test_ticket_from_injected_loss_is_acknowledged_by_clicking(lab, tmp_path):
+    why = available()
+    if why:
+        pytest.skip(why)
+    h = subprocess.run([LINEWATCHD, "--hash-password"], input="tech-password-1\n",
+                       capture_output=True, text=True, timeout=20).stdout.strip()
+    d = Daemon(tmp_path, body=TICKET_CONFIG + f'web-user "tech" {{ hash = "{h}" }}\n',
+               netns=lab.ns("app"))
+    text = open(d.conf).read().replace("http {\n", 'http {\n    public-status = "yes"\n')
+    open(d.conf, "w").write(text)
+    with d:
+        lab.impair("wan", "loss", 60)
+        t = d.wait_for(lambda: [x for x in d.get("/api/v1/tickets?state=open")["tickets"]
+                                if x["kind"] == "loss"], timeout=60, what="a loss ticket")[0]
+        ref = t["ref"]
+        base = d.url("")
+        from selenium.webdriver.support.ui import WebDriverWait
+        with Browser(lab, "app", SHOTS) as b:
+            b.get(base + "/")
+            assert ref in b.text()
+            b.shot("overview-ticket")
+            # Logged out: no buttons, and a forged POST is refused.
+            b.get(base + f"/tickets/{ref}")
+            assert "Log in to acknowledge" in b.text()
+            assert b.driver.find_elements("css selector", "form.action") == []
+            b.shot("ticket-logged-out")
+            b.get(base + "/login?next=/tickets/" + ref)
+            b.driver.find_element("name", "user").send_keys("tech")
+            b.driver.find_element("name", "password").send_keys("tech-password-1")
+            b.driver.find_element("css selector", "form.login button").click()
+            WebDriverWait(b.driver, 30).until(lambda drv: drv.get_cookie("lw_session"))
+            b.get(base + f"/tickets/{ref}")
+            b.driver.find_element("css selector", "button[value=ack]").click()
+            WebDriverWait(b.driver, 30).until(
+                lambda drv: "Acknowledged by" in drv.find_element("tag name", "body").text)
+            assert "tech" in b.text()
+            box = b.driver.find_element("name", "text")
+            box.send_keys("Called Example Telecom, carrier ticket 4711")
+            b.driver.find_element("css selector", "button[value=comment]").click()
+            WebDriverWait(b.driver, 30).until(
+                lambda drv: "carrier ticket 4711" in drv.find_element("tag name", "body").text)
+            b.shot("ticket-acknowledged")
+        api = d.get(f"/api/v1/tickets/{ref}")
+        assert api["state"] == "acknowledged" and api["acknowledged_by"] == "tech"
+        assert any(e["type"] == "comment" and e["who"] == "tech" for e in api["events"])
+        lab.clear("wan")
