@@ -150,6 +150,8 @@ make_response(netsnmp_pdu *req, struct input *in)
 	resp = snmp_pdu_create(kind % 16 == 1 ? SNMP_MSG_REPORT : SNMP_MSG_RESPONSE);
 	if (resp == NULL)
 		return NULL;
+	resp->errstat = 0;
+	resp->errindex = 0;
 	if (kind % 16 == 2) {
 		resp->errstat = take(in) % 20;
 		resp->errindex = take(in) % 8;

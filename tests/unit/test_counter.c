@@ -428,6 +428,7 @@ main(void)
 	    cmocka_unit_test(test_no_time),
 	    cmocka_unit_test(test_forced_discontinuity),
 	    cmocka_unit_test(test_width_change),
+	    cmocka_unit_test(test_clock_change),
 	    cmocka_unit_test(test_clear),
 	    cmocka_unit_test(test_went_down),
 	    cmocka_unit_test(test_names),
