@@ -548,8 +548,12 @@ talkers_text(struct incidents *inc, const char *link, int64_t now)
 	return buf[0] ? strdup(buf) : NULL;
 }
 
+/* A router reboot is evidence for a problem that began around it. */
+#define REBOOT_BEFORE_MS 300000
+
 static void
-link_blame(struct incidents *inc, struct lctx *l, int64_t now, bool talkers_too, struct blame *b)
+link_blame(struct incidents *inc, struct lctx *l, int64_t since_ms, int64_t now,
+    bool talkers_too, struct blame *b)
 {
 	struct blame_probe bp[DETECT_MAX_SOURCES];
 	struct blame_input in = { .reboot_age_s = -1 };
@@ -564,7 +568,7 @@ link_blame(struct incidents *inc, struct lctx *l, int64_t now, bool talkers_too,
 				  (strcmp(d->dv.state, "ok") == 0 ||
 				      strcmp(d->dv.state, "unreachable") == 0);
 		in.device_reachable = strcmp(d->dv.state, "unreachable") != 0;
-		if (d->dv.reboot_ms > 0)
+		if (d->dv.reboot_ms > 0 && d->dv.reboot_ms >= since_ms - REBOOT_BEFORE_MS)
 			in.reboot_age_s = (now - d->dv.reboot_ms) / 1000;
 	}
 	in.interface = l->cfg->interface;
@@ -732,7 +736,7 @@ update_blame(struct incidents *inc, struct pkey *k, struct ticket *t, int64_t no
 
 	if (k->subject != SUBJ_LINK)
 		return;
-	link_blame(inc, k->link, now, force, &b);
+	link_blame(inc, k->link, k->problem_start_ms, now, force, &b);
 	v = blame_name(b.verdict);
 	if (!force) {
 		if (t->blame && strcmp(t->blame, v) == 0) {
@@ -751,7 +755,7 @@ update_blame(struct incidents *inc, struct pkey *k, struct ticket *t, int64_t no
 	k->blame_seen = 0;
 	k->blame_candidate[0] = '\0';
 	if (!force && b.verdict == BLAME_LAN)
-		link_blame(inc, k->link, now, true, &b); /* with the top talkers */
+		link_blame(inc, k->link, k->problem_start_ms, now, true, &b); /* with talkers */
 	reasons = reasons_json(&b);
 	ticket_set_str(&t->blame, v);
 	ticket_set_str(&t->blame_reasons, reasons);
@@ -1498,8 +1502,9 @@ eval_device(struct incidents *inc, struct dctx *d, const struct lw_sample *s, in
 	copy_safe(v->reason, sizeof(v->reason), s->message ? s->message : sample_attr(s, "reason"));
 	up = metric(s, "uptime_s", &upv);
 	if (upv) {
-		/* a reboot: uptime went back, or the first poll finds a fresh boot */
-		if ((v->uptime_v && up + 5 < v->uptime_s) || (!v->uptime_v && up < 900))
+		/* a reboot seen: uptime went back (not merely small at the first poll:
+		 * whether that boot was trouble is unknown) */
+		if (v->uptime_v && up + 5 < v->uptime_s)
 			v->reboot_ms = now - (int64_t)(up * 1000);
 		v->uptime_s = up;
 		v->uptime_v = true;
