@@ -703,6 +703,162 @@ test_ups_on_battery(void **state)
 }
 
 static void
+device_state(const char *state, double uptime, int64_t at)
+{
+	struct lw_metric m[2] = {
+		{ "reachable", "", strcmp(state, "ok") == 0, true },
+		{ "uptime_s", "s", uptime, uptime == uptime },
+	};
+	struct lw_attr a[1] = { { "state", state } };
+	struct lw_sample s = {
+		.kind = LW_SUBJ_DEVICE, .device = "rtr", .interval_ms = 30000,
+		.status = strcmp(state, "ok") == 0 ? LW_OK : LW_CRITICAL,
+		.message = strcmp(state, "ok") == 0 ? NULL : "timeout",
+		.metrics = m, .nmetrics = 2, .attrs = a, .nattrs = 1,
+	};
+
+	set_ts(&s, at);
+	sample_publish(bus, &s);
+}
+
+static void
+test_errors_blame_the_router(void **state)
+{
+	json_t *t;
+
+	start(NULL);
+	/* 1 input error a second = 60 a minute, above the default 10 */
+	for (int i = 0; i < 3; i++)
+		iface("up", 12e6, 1.0, T + i * S);
+	t = ticket1(1);
+	assert_string_equal(sget(t, "kind"), "errors");
+	assert_non_null(strstr(sget(t, "title"), "60 input errors and discards per minute"));
+	assert_string_equal(sget(json_object_get(t, "blame"), "verdict"), "cpe");
+	json_decref(t);
+	stop();
+}
+
+static void
+test_saturation_blames_the_lan(void **state)
+{
+	json_t *t;
+
+	start(NULL);
+	/* 95 Mbit/s of the contracted 100M */
+	for (int i = 0; i < 3; i++)
+		iface("up", 95e6, 0, T + i * S);
+	t = ticket1(1);
+	assert_string_equal(sget(t, "kind"), "saturation");
+	assert_non_null(strstr(sget(t, "title"), "inbound at 95% of 100 Mbit/s"));
+	assert_string_equal(sget(json_object_get(t, "blame"), "verdict"), "lan");
+	json_decref(t);
+	stop();
+}
+
+static void
+test_router_unreachable_and_reboot(void **state)
+{
+	json_t *t;
+
+	start(NULL);
+	device_state("ok", 5000, T);
+	device_state("unreachable", NAN, T + 30 * S);
+	device_state("unreachable", NAN, T + 60 * S);
+	t = ticket1(1);
+	assert_string_equal(sget(t, "kind"), "unreachable");
+	assert_string_equal(sget(t, "severity"), "critical");
+	assert_non_null(strstr(sget(t, "title"), "Device rtr (198.18.0.2): does not answer SNMP"));
+	json_decref(t);
+	/* it comes back rebooted: resolves; the reboot is evidence for a link
+	 * problem that starts now */
+	device_state("ok", 40, T + 90 * S);
+	device_state("ok", 70, T + 120 * S);
+	t = ticket1(1);
+	assert_string_equal(sget(t, "state"), "resolved");
+	json_decref(t);
+	for (int i = 0; i < 3; i++)
+		icmp("isp", "gateway", 30, 1.0, T + 125 * S + i * 5 * S);
+	t = ticket1(2);
+	assert_string_equal(sget(json_object_get(t, "blame"), "verdict"), "cpe");
+	assert_non_null(strstr(json_string_value(json_array_get(
+	    json_object_get(json_object_get(t, "blame"), "reasons"), 0)), "rebooted"));
+	json_decref(t);
+	stop();
+}
+
+static void
+test_no_working_path_said_once(void **state)
+{
+	json_t *j, *list;
+	bool site = false;
+
+	start(NULL);
+	for (int i = 0; i < 4; i++) {
+		int64_t at = T + i * 5 * S;
+
+		icmp("isp", "gateway", 100, NAN, at);
+		icmp("isp", "internet", 100, NAN, at + 1000);
+		icmp("backup", "gw", 100, NAN, at + 2000);
+	}
+	j = tickets("open");
+	list = json_object_get(j, "tickets");
+	/* isp's down ticket (backup's down is suppressed into it, its parent)
+	 * and one saying the appliance has no path at all */
+	assert_int_equal(json_array_size(list), 2);
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		json_t *t = json_array_get(list, i);
+
+		if (strcmp(sget(t, "kind"), "no_path") == 0) {
+			site = true;
+			assert_string_equal(sget(t, "subject"), "site");
+			assert_non_null(strstr(sget(t, "title"),
+			    "linewatch at test site has no working path: every link is down"));
+		}
+	}
+	assert_true(site);
+	json_decref(j);
+	/* one link back: the path is back */
+	for (int i = 0; i < 3; i++)
+		icmp("backup", "gw", 0, 2.0, T + 30 * S + i * 5 * S);
+	j = tickets("open");
+	list = json_object_get(j, "tickets");
+	for (size_t i = 0; i < json_array_size(list); i++)
+		assert_string_not_equal(sget(json_array_get(list, i), "kind"), "no_path");
+	json_decref(j);
+	stop();
+}
+
+static void
+test_latency_against_learned_baseline(void **state)
+{
+	int64_t hour = T - T % 3600000;
+	json_t *t;
+	sqlite3 *c;
+	char path[300], sql[300];
+
+	/* three earlier days knew 10 ms at this hour of the day */
+	snprintf(path, sizeof(path), "%s/linewatch.db", dir);
+	start(NULL);
+	stop();
+	assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
+	for (int d = 1; d <= 3; d++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO latency_hourly VALUES ('isp', 'gateway', "
+		    "%lld, 10.0, 700)", (long long)(hour - d * 86400000LL));
+		assert_int_equal(sqlite3_exec(c, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	sqlite3_close(c);
+	start(NULL);
+	/* 40 ms: under the 150 ms threshold, but 4x the usual and 30 ms above */
+	for (int i = 0; i < 3; i++)
+		icmp("isp", "gateway", 0, 40.0, T + i * 5 * S);
+	t = ticket1(1);
+	assert_string_equal(sget(t, "kind"), "latency");
+	assert_non_null(strstr(sget(t, "title"), "4.0x its usual 10 ms at this hour"));
+	json_decref(t);
+	stop();
+}
+
+static void
 test_reload_keeps_open_tickets(void **state)
 {
 	struct lw_config *ncfg;
@@ -752,6 +908,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ups_on_battery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors_blame_the_router, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_saturation_blames_the_lan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_router_unreachable_and_reboot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_working_path_said_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_latency_against_learned_baseline, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_reload_keeps_open_tickets, setup, teardown),
 	};
 
