@@ -6,14 +6,16 @@
 #
 # LW_BENCH_AGENTS (100) simulated agents, each a 48-port switch (ifTable +
 # ifXTable), served by snmpsimd on 127.0.0.10+ (loopback only), udp/16161.
-# Each poller polls every agent every LW_BENCH_INTERVAL (60) seconds for
-# LW_BENCH_CYCLES (3) cycles with max-repetitions / BulkSize 25; the first
+# Each poller polls every agent every LW_BENCH_INTERVAL (120) seconds for
+# LW_BENCH_CYCLES (2) cycles with max-repetitions / BulkSize 25; the first
 # cycle (file creation, discovery) is not measured.  Both store history in
 # RRD files (linewatchd: rrd_store; collectd: rrdtool plugin).
 #
 # Printed per poller: poll-cycle wall time (first request to last response,
 # all devices started at once, from a pcap of the SNMP traffic), CPU seconds
-# per 10,000 varbinds received, peak RSS; then the ratios.  The agents are
+# per 10,000 varbinds received (whole process, and the polling threads
+# alone: linewatchd's event loop, collectd's reader threads), CPU per cycle,
+# peak RSS; then the ratios.  The agents are
 # Python (snmpsim), so cycle wall time is bounded by them for both pollers;
 # CPU per varbind and memory are the pollers' own.
 set -euo pipefail
@@ -23,8 +25,8 @@ REPO=$(cd "$HERE/../../.." && pwd)
 BUILD=${1:-build}
 case "$BUILD" in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
 N=${LW_BENCH_AGENTS:-100}
-INTERVAL=${LW_BENCH_INTERVAL:-60}
-CYCLES=${LW_BENCH_CYCLES:-3}
+INTERVAL=${LW_BENCH_INTERVAL:-120}
+CYCLES=${LW_BENCH_CYCLES:-2}
 PORT=16161
 SIMS=2
 NIFS=48
@@ -78,13 +80,27 @@ done
 cpu_of() { # utime+stime seconds of a pid (all threads)
 	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
 }
+cpu_threads() { # PID COMM-REGEX|main: utime+stime seconds of those threads
+	local hz t sum=0
+	hz=$(getconf CLK_TCK)
+	if [ "$2" = main ]; then
+		awk -v hz="$hz" '{ print ($14 + $15) / hz }' "/proc/$1/task/$1/stat"
+		return
+	fi
+	for t in /proc/$1/task/*; do
+		grep -Eq "$2" "$t/comm" 2>/dev/null || continue
+		sum=$(awk -v s="$sum" -v hz="$hz" '{ print s + ($14 + $15) / hz }' "$t/stat")
+	done
+	echo "$sum"
+}
 rss_of() { # peak RSS in KiB
 	awk '/^VmHWM/ { print $2 }' "/proc/$1/status"
 }
 
-# run NAME CMD...: capture, run, sample CPU after cycle 1 and at the end
+# run NAME THREAD-REGEX CMD...: capture, run, sample CPU (process and the
+# polling threads) after cycle 1 and at the end
 run() {
-	local name="$1"; shift
+	local name="$1" threads="$2"; shift 2
 	tcpdump -i lo -n -s 0 -U -w "$W/$name.pcap" "udp port $PORT" >"$W/$name.tcpdump.log" 2>&1 &
 	local tpid=$!
 	PIDS+=($tpid)
@@ -95,16 +111,16 @@ run() {
 	echo "bench/snmp: $name: $CYCLES cycles of ${INTERVAL}s..."
 	sleep $((INTERVAL - 2))
 	kill -0 $pid 2>/dev/null || die "$name exited: $(tail -5 "$W/$name.log")"
-	local c1; c1=$(cpu_of $pid)
+	local c1 p1; c1=$(cpu_of $pid); p1=$(cpu_threads $pid "$threads")
 	sleep $(((CYCLES - 1) * INTERVAL))
 	kill -0 $pid 2>/dev/null || die "$name exited: $(tail -5 "$W/$name.log")"
-	local c2; c2=$(cpu_of $pid)
+	local c2 p2; c2=$(cpu_of $pid); p2=$(cpu_threads $pid "$threads")
 	local rss; rss=$(rss_of $pid)
 	kill $pid; wait $pid 2>/dev/null || true
 	sleep 1
 	kill $tpid; wait $tpid 2>/dev/null || true
 	python3 "$HERE/analyze.py" "$W/$name.pcap" $PORT $((INTERVAL / 4)) >"$W/$name.json"
-	echo "$c1 $c2 $rss" >"$W/$name.res"
+	echo "$c1 $c2 $rss $p1 $p2" >"$W/$name.res"
 }
 
 # linewatchd
@@ -124,7 +140,8 @@ LWPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 			"max-repetitions = 25 profiles = { \"benchup\", \"benchif\" } }"
 	done
 } >"$W/lw/linewatch.conf"
-run linewatchd env LW_SNMP_SPREAD_MS=0 "$BUILD/linewatchd" -f -c "$W/lw/linewatch.conf"
+# the event loop (the main thread) does all the polling
+run linewatchd main env LW_SNMP_SPREAD_MS=0 "$BUILD/linewatchd" -f -c "$W/lw/linewatch.conf"
 
 # collectd
 mkdir -p "$W/cd/rrd"
@@ -154,6 +171,7 @@ mkdir -p "$W/cd/rrd"
 		echo "    Type \"$t\""
 		echo "    Table true"
 		echo "    Instance \"$ifname\""
+		echo "    InstancePrefix \"$n-\""
 		echo "    Values $*"
 		echo "  </Data>"
 	}
@@ -184,7 +202,7 @@ mkdir -p "$W/cd/rrd"
 	echo "</Plugin>"
 } >"$W/cd/collectd.conf"
 /usr/sbin/collectd -t -C "$W/cd/collectd.conf" || die "collectd rejects its configuration"
-run collectd /usr/sbin/collectd -f -C "$W/cd/collectd.conf"
+run collectd '^reader#' /usr/sbin/collectd -f -C "$W/cd/collectd.conf"
 
 # ---------------------------------------------------------------- report
 python3 - "$W" "$CYCLES" "$N" "$NIFS" "$INTERVAL" <<'PY'
@@ -193,27 +211,32 @@ w, cycles, n, nifs, interval = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.a
 res = {}
 for name in ("linewatchd", "collectd"):
     j = json.load(open(f"{w}/{name}.json"))
-    c1, c2, rss = open(f"{w}/{name}.res").read().split()
+    c1, c2, rss, p1, p2 = open(f"{w}/{name}.res").read().split()
     cyc = j["cycles"][1:cycles]  # cycle 1 (file creation, discovery) not measured
     vb = j["varbinds_per_cycle"][1:cycles]
     res[name] = {
         "cycle_s": statistics.median(cyc) if cyc else float("nan"),
         "cpu_per_10k": (float(c2) - float(c1)) / (sum(vb) / 10000) if sum(vb) else float("nan"),
+        "poll_cpu_per_10k": (float(p2) - float(p1)) / (sum(vb) / 10000) if sum(vb) else float("nan"),
+        "cpu_per_cycle": (float(c2) - float(c1)) / max(1, cycles - 1),
         "rss_mib": int(rss) / 1024,
         "varbinds_per_cycle": statistics.median(vb) if vb else 0,
         "requests_per_cycle": statistics.median(j["requests_per_cycle"][1:cycles] or [0]),
     }
 print(f"\nSNMP polling: {n} agents x {nifs} interfaces, interval {interval}s, "
       f"cycles 2..{cycles} measured")
-print(f"{'':12}{'cycle wall s':>14}{'CPU s/10k vb':>14}{'peak RSS MiB':>14}"
-      f"{'varbinds/cycle':>16}{'requests/cycle':>16}")
+print(f"{'':12}{'cycle wall s':>14}{'CPU s/10k vb':>14}{'poll-thr s/10k':>15}"
+      f"{'CPU s/cycle':>13}{'peak RSS MiB':>14}{'varbinds/cyc':>14}{'requests/cyc':>14}")
 for name, r in res.items():
-    print(f"{name:12}{r['cycle_s']:14.2f}{r['cpu_per_10k']:14.4f}{r['rss_mib']:14.1f}"
-          f"{r['varbinds_per_cycle']:16.0f}{r['requests_per_cycle']:16.0f}")
+    print(f"{name:12}{r['cycle_s']:14.2f}{r['cpu_per_10k']:14.4f}{r['poll_cpu_per_10k']:15.4f}"
+          f"{r['cpu_per_cycle']:13.2f}{r['rss_mib']:14.1f}{r['varbinds_per_cycle']:14.0f}"
+          f"{r['requests_per_cycle']:14.0f}")
 lw, cd = res["linewatchd"], res["collectd"]
 def ratio(a, b):
     return a / b if b else float("nan")
 print(f"{'ratio lw/cd':12}{ratio(lw['cycle_s'], cd['cycle_s']):14.2f}"
       f"{ratio(lw['cpu_per_10k'], cd['cpu_per_10k']):14.2f}"
+      f"{ratio(lw['poll_cpu_per_10k'], cd['poll_cpu_per_10k']):15.2f}"
+      f"{ratio(lw['cpu_per_cycle'], cd['cpu_per_cycle']):13.2f}"
       f"{ratio(lw['rss_mib'], cd['rss_mib']):14.2f}")
 PY
