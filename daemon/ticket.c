@@ -69,7 +69,8 @@ ticket_ref_id(const char *ref)
 	if (strncasecmp(ref, "LW-", 3) == 0)
 		ref += 3;
 	for (; ref[n] != '\0'; n++) {
-		if (!isdigit((unsigned char)ref[n]) || n >= 15)
+		/* 12 digits: "LW-" + 12 + NUL fills a 16-byte ref */
+		if (!isdigit((unsigned char)ref[n]) || n >= 12)
 			return -1;
 		id = id * 10 + (ref[n] - '0');
 	}

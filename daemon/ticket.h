@@ -95,7 +95,8 @@ int ticket_state_parse(const char *s, enum ticket_state *out);
 const char *ticket_severity_name(enum lw_status s); /* "warning" / "critical" */
 enum lw_status ticket_severity_parse(const char *s);
 void ticket_ref(int64_t id, char *buf, size_t len); /* "LW-000123" */
-/* "LW-000123" (or "lw-123", "123") -> 123; -1 if not a reference */
+/* "LW-000123" (or "lw-123", "123", at most 12 digits) -> 123; -1 if not a
+ * reference */
 int64_t ticket_ref_id(const char *ref);
 
 struct ticket *ticket_dup(const struct ticket *t);
