@@ -41,6 +41,7 @@ usage(void)
 	    "  ack REF                acknowledge a ticket\n"
 	    "  comment REF TEXT       add a comment\n"
 	    "  resolve REF            resolve by hand\n"
+	    "  reopen REF             reopen a resolved ticket\n"
 	    "URL defaults to $LINEWATCH_URL or http://127.0.0.1:8080\n");
 	exit(2);
 }
@@ -120,7 +121,8 @@ main(int argc, char *argv[])
 		    (ref && !strcmp(argv[i + 1], "all")) ? "all" : "open");
 	else if (!strcmp(cmd, "show") && ref)
 		snprintf(path, sizeof(path), "/api/v1/tickets/%s", ref);
-	else if ((!strcmp(cmd, "ack") || !strcmp(cmd, "resolve")) && ref) {
+	else if ((!strcmp(cmd, "ack") || !strcmp(cmd, "resolve") || !strcmp(cmd, "reopen")) &&
+	    ref) {
 		snprintf(path, sizeof(path), "/api/v1/tickets/%s/%s", ref, cmd);
 		post = strdup("{}");
 	} else if (!strcmp(cmd, "comment") && ref && i + 2 < argc) {

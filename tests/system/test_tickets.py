@@ -276,10 +276,16 @@ def test_ticket_actions_and_cli(lab, tmp_path):
         assert post(d, "/api/v1/tickets/LW-999999/ack", {})[0] == 404
         code, t = post(d, f"/api/v1/tickets/{ref}/resolve", {"by": "alice"})
         assert code == 200 and t["state"] == "resolved" and t["resolved_by"] == "alice"
-        code, t = post(d, f"/api/v1/tickets/{ref}/reopen", {"by": "bob", "text": "still bad"})
-        assert code == 200 and t["state"] == "open" and t["reopened"] == 1
-        # the command-line client
+        assert post(d, f"/api/v1/tickets/{ref}/resolve", {})[0] == 409
+        # the command-line client, reopen included
         ctl = os.path.join(BUILD, "linewatchctl")
+        r = run(["ip", "netns", "exec", d.netns, ctl, "-u", d.url(""), "reopen", ref])
+        assert r.returncode == 0, r.stdout + r.stderr
+        t = ticket(d, ref)
+        assert t["state"] == "open" and t["reopened"] == 1
+        assert events(t, "reopened")[-1]["who"] == "local"
+        code, err = post(d, f"/api/v1/tickets/{ref}/reopen", {"by": "bob"})
+        assert code == 409 and "not resolved" in err["error"]
         r = run(["ip", "netns", "exec", d.netns, ctl, "-u", d.url(""), "tickets"])
         assert r.returncode == 0 and ref in r.stdout, r.stdout + r.stderr
         r = run(["ip", "netns", "exec", d.netns, ctl, "-u", d.url(""), "show", ref])
