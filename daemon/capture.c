@@ -2,6 +2,7 @@
 #include <sys/time.h>
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -280,18 +281,27 @@ static void *
 capture_main(void *arg)
 {
 	struct capture *c = arg;
+	struct pollfd pfd = { .fd = pcap_get_selectable_fd(c->pcap), .events = POLLIN };
 	struct timeval now;
-	int n;
+	int n, pollerr = 0;
 
 	gettimeofday(&c->istart, NULL);
 	/* intervals end on multiples of the interval (the minute, ...) */
 	c->next_flush_us = tv_us(&c->istart) - tv_us(&c->istart) % c->interval_us + c->interval_us;
 	while (!atomic_load(&c->stop)) {
+		/* non-blocking: with TPACKET_V3 a blocking read would wait for
+		 * the next packet forever on an idle link, and the interval,
+		 * evidence files and stop requests with it */
 		n = pcap_dispatch(c->pcap, -1, on_packet, (u_char *)c);
+		if (n == 0 && poll(&pfd, 1, CAPTURE_TIMEOUT_MS) == -1 && errno != EINTR) {
+			pollerr = errno;
+			n = PCAP_ERROR;
+		}
 		gettimeofday(&now, NULL);
 		if (n == PCAP_ERROR) {
 			pthread_mutex_lock(&c->lock);
-			snprintf(c->error, sizeof(c->error), "%s", pcap_geterr(c->pcap));
+			snprintf(c->error, sizeof(c->error), "%s", pollerr ? strerror(pollerr) :
+			    pcap_geterr(c->pcap));
 			c->running = 0;
 			pthread_mutex_unlock(&c->lock);
 			notify(c);
@@ -482,6 +492,11 @@ open_pcap(struct capture *c, const struct lw_capture *cc)
 			log_warnx("capture %s: filter: %s", c->name, pcap_geterr(c->pcap));
 			return -1;
 		}
+	}
+	if (pcap_setnonblock(c->pcap, 1, err) != 0 || pcap_get_selectable_fd(c->pcap) == -1) {
+		log_warnx("capture %s: cannot read %s without blocking: %s", c->name,
+		    c->interface, err);
+		return -1;
 	}
 	c->linktype = pcap_datalink(c->pcap);
 	if (!decode_link_supported(c->linktype))

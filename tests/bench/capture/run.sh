@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Capture benchmark (issue #9).
+#
+#   tests/bench/capture/run.sh [BUILD_DIR]        (default build; root for the live part)
+#
+# Offline: a capture of LW_BENCH_PACKETS frames (default 5 000 000) is
+# generated into a temporary directory under /tmp (real frames of
+# ../shared/pcaps mixed with synthetic traffic, see gen.py) and read by
+#   tcpdump -r FILE -w /dev/null         the floor: libpcap reading alone
+#   linewatchd --replay FILE             decode + aggregate (the live code)
+#   tshark -q -z conv,ip -r FILE         full dissection
+# in the same run.  CPU time (user + sys, best of LW_BENCH_RUNS, default 3)
+# gives packets per second per core; the ratios are printed against the
+# targets (<= 2x tcpdump, >= 10x faster than tshark).  Peak RSS of the
+# replay is compared with the budget (memory = 16M) + 20 MB.
+#
+# Live: linewatchd captures on one end of a veth pair in a namespace of its
+# own; tcpreplay sends LW_BENCH_LIVE_PACKETS frames (default 1 000 000) at
+# rising rates into the other end, then at --topspeed.  For each rate: the
+# rate achieved, frames the capture counted, kernel drops.  The result is the
+# highest rate with every frame counted and 0 drops, and the daemon's peak RSS.
+#
+# Without `linewatchd --replay` (main.c not wired yet) a small driver calling
+# replay_main() is built against BUILD_DIR/libcore.a.
+set -u
+cd "$(dirname "$0")/../../.."
+BUILD=${1:-build}
+N=${LW_BENCH_PACKETS:-5000000}
+RUNS=${LW_BENCH_RUNS:-3}
+LIVE_N=${LW_BENCH_LIVE_PACKETS:-1000000}
+BUDGET_MB=16
+WORK=$(mktemp -d /tmp/lwbench-capture.XXXXXX)
+NS=lwbench$$
+DPID=
+
+cleanup() {
+	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	[ -n "${LW_BENCH_KEEP:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+die() {
+	echo "capture bench: $*" >&2
+	exit 1
+}
+
+for t in tcpdump tshark python3 /usr/bin/time; do
+	command -v "$t" >/dev/null || die "$t is missing (make deps)"
+done
+[ -x "$BUILD/linewatchd" ] || die "$BUILD/linewatchd is not built (make)"
+
+REPLAY="$BUILD/linewatchd"
+if ! "$REPLAY" --replay 2>&1 | grep -q -- '--replay FILE'; then
+	printf '#include "replay.h"\nint main(int argc, char **argv) { return replay_main(argc, argv); }\n' \
+		>"$WORK/replay_main.c"
+	# shellcheck disable=SC2046
+	cc -O2 -Idaemon -o "$WORK/linewatch-replay" "$WORK/replay_main.c" "$BUILD/libcore.a" \
+		$(pkg-config --libs libevent libevent_pthreads libevent_openssl netsnmp libpcap \
+		librrd sqlite3 libconfuse jansson libcurl libxcrypt openssl) -lpthread -ldl -lm ||
+		die "cannot build the replay driver"
+	REPLAY="$WORK/linewatch-replay"
+	echo "note: $BUILD/linewatchd has no --replay yet; using a driver of replay_main()"
+fi
+
+# timed NAME CMD...: best (lowest CPU) of $RUNS runs -> "$cpu $wall $rss_kb"
+timed() {
+	local name=$1 runs=$2 best=
+	shift 2
+	for _ in $(seq "$runs"); do
+		/usr/bin/time -f "%U %S %e %M" -o "$WORK/$name.time" "$@" >"$WORK/$name.out" \
+			2>"$WORK/$name.err" || die "$name failed: $(tail -3 "$WORK/$name.err")"
+		read -r u s e m <"$WORK/$name.time"
+		cpu=$(echo "$u + $s" | bc -l)
+		if [ -z "$best" ] || [ "$(echo "$cpu < ${best%% *}" | bc -l)" = 1 ]; then
+			best="$cpu $e $m"
+		fi
+	done
+	echo "$best"
+}
+
+echo "== capture benchmark: offline ($N frames)"
+python3 tests/bench/capture/gen.py "$WORK/bench.pcap" "$N" ../shared/pcaps || die "gen.py failed"
+cat "$WORK/bench.pcap" >/dev/null # page cache: every reader starts warm
+
+read -r td_cpu td_wall _ < <(timed tcpdump "$RUNS" tcpdump -r "$WORK/bench.pcap" -w /dev/null)
+read -r lw_cpu lw_wall lw_rss < <(timed replay "$RUNS" "$REPLAY" --replay "$WORK/bench.pcap")
+read -r ts_cpu ts_wall _ < <(timed tshark 1 tshark -q -n -r "$WORK/bench.pcap" -z conv,ip)
+python3 - "$N" "$td_cpu" "$lw_cpu" "$ts_cpu" "$lw_rss" "$BUDGET_MB" "$WORK/replay.out" <<'PY'
+import json, sys
+n, (td, lw, ts, rss, budget) = int(sys.argv[1]), map(float, sys.argv[2:7])
+rep = json.load(open(sys.argv[7]))
+assert rep["totals"]["packets"] == n, "replay did not read every frame"
+def row(name, cpu):
+    print(f"  {name:34s} {cpu:8.2f} s CPU  {n / cpu / 1e6:7.2f} M packets/s per core")
+row("tcpdump -r FILE -w /dev/null", td)
+row("linewatchd --replay FILE", lw)
+row("tshark -q -z conv,ip -r FILE", ts)
+r1, r2 = lw / td, ts / lw
+print(f"  linewatchd / tcpdump  = {r1:5.2f}x   (target <= 2x: {'met' if r1 <= 2 else 'NOT met'})")
+print(f"  tshark / linewatchd   = {r2:5.1f}x   (target >= 10x: {'met' if r2 >= 10 else 'NOT met'})")
+lim = budget + 20
+print(f"  replay peak RSS {rss / 1024:.1f} MB (budget {budget:.0f} MB + 20 MB = {lim:.0f} MB: "
+      f"{'met' if rss / 1024 <= lim else 'NOT met'})")
+print(f"  report: {len(rep['hosts'])} top hosts of the file, estimated={rep['estimated']}")
+PY
+
+echo "== capture benchmark: live (tcpreplay over a veth, $LIVE_N frames per rate)"
+if [ "$(id -u)" != 0 ] || ! command -v tcpreplay >/dev/null || ! command -v ip >/dev/null; then
+	echo "  skipped: needs root, ip and tcpreplay"
+	exit 0
+fi
+editcap -r "$WORK/bench.pcap" "$WORK/live.pcap" "1-$LIVE_N" || die "editcap failed"
+ip netns add "$NS" || die "cannot create namespace $NS"
+ip -n "$NS" link set lo up
+# no IPv6 on the veths: while their link-local addresses are tentative,
+# getaddrinfo(AI_ADDRCONFIG) in evhttp_bind_socket fails and the daemon
+# cannot listen
+ip netns exec "$NS" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+ip -n "$NS" link add lwb-tx type veth peer name lwb-rx || die "cannot create the veth pair"
+ip -n "$NS" link set lwb-tx up
+ip -n "$NS" link set lwb-rx up
+PORT=$(python3 -c 'import random; print(random.randint(20000, 60000))')
+mkdir -p "$WORK/state"
+cat >"$WORK/bench.conf" <<EOF
+site = "capture bench"
+state-dir = "$WORK/state"
+pidfile = "$WORK/linewatchd.pid"
+plugin-dir = "$BUILD/plugins"
+web-dir = "$PWD/web"
+profile-dir = "$PWD/etc/profiles"
+http {
+    listen = { "127.0.0.1:$PORT" }
+}
+capture "bench" {
+    interface = "lwb-rx"
+    interval = 1s
+}
+EOF
+ip netns exec "$NS" "$BUILD/linewatchd" -f -c "$WORK/bench.conf" >"$WORK/linewatchd.log" 2>&1 &
+DPID=$!
+api() {
+	ip netns exec "$NS" curl -s --noproxy '*' "http://127.0.0.1:$PORT$1"
+}
+for _ in $(seq 100); do
+	api /api/v1/health >/dev/null 2>&1 && break
+	sleep 0.1
+done
+api /api/v1/health >/dev/null || die "linewatchd did not start: $(tail -5 "$WORK/linewatchd.log")"
+
+counters() { # -> "packets drops interface_drops"
+	api /api/v1/traffic/bench | python3 -c \
+		'import json,sys; j=json.load(sys.stdin); print(j["packets"], j["drops"], j["interface_drops"])'
+}
+best=0
+printf "  %-12s %12s %12s %10s %10s\n" "asked" "sent pps" "counted" "drops" "missing"
+for rate in 50000 100000 200000 400000 800000 topspeed; do
+	read -r p0 d0 i0 < <(counters)
+	if [ "$rate" = topspeed ]; then
+		opt=--topspeed
+	else
+		opt=--pps=$rate
+	fi
+	ip netns exec "$NS" tcpreplay -q -i lwb-tx "$opt" "$WORK/live.pcap" >"$WORK/tcpreplay.out" 2>&1 ||
+		die "tcpreplay failed: $(tail -3 "$WORK/tcpreplay.out")"
+	sent=$(grep -Eo 'Successful packets: +[0-9]+' "$WORK/tcpreplay.out" | grep -Eo '[0-9]+$')
+	pps=$(grep -Eo '[0-9.]+ pps' "$WORK/tcpreplay.out" | head -1 | grep -Eo '^[0-9.]+')
+	# counters move at the end of each 1 s interval: wait for the frames
+	for _ in $(seq 50); do
+		read -r p1 d1 i1 < <(counters)
+		[ $((p1 - p0)) -ge "$sent" ] && break
+		sleep 0.2
+	done
+	sleep 1.2
+	read -r p1 d1 i1 < <(counters)
+	counted=$((p1 - p0))
+	drops=$((d1 - d0 + i1 - i0))
+	missing=$((sent - counted))
+	[ "$missing" -lt 0 ] && missing=0
+	printf "  %-12s %12.0f %12d %10d %10d\n" "$rate" "${pps:-0}" "$counted" "$drops" "$missing"
+	if [ "$drops" -eq 0 ] && [ "$missing" -eq 0 ] && [ "$(echo "${pps:-0} > $best" | bc -l)" = 1 ]; then
+		best=${pps:-0}
+	fi
+done
+st=/proc/$DPID/status
+kb() { awk -v k="$1:" '$1 == k {print $2}' "$st" 2>/dev/null || echo 0; }
+printf "  highest rate with every frame counted and 0 drops: %.0f packets/s\n" "$best"
+printf "  linewatchd peak RSS %.1f MB; now: anonymous %.1f MB, shared %.1f MB (the kernel's\n" \
+	"$(echo "$(kb VmHWM) / 1024" | bc -l)" "$(echo "$(kb RssAnon) / 1024" | bc -l)" \
+	"$(echo "$(kb RssShmem) + $(kb RssFile)" | bc -l | awk '{printf "%.1f", $1 / 1024}')"
+printf "  32 MB TPACKET buffer, mapped, and the libraries); budget %d MB + 20 MB = %d MB\n" \
+	"$BUDGET_MB" $((BUDGET_MB + 20))
