@@ -611,3 +611,35 @@ def test_live_flood_of_random_sources_keeps_memory_in_budget(lab, tmp_path):
         assert q["totals"]["drops"] is not None
         print(f"flood: {q['totals']['packets']} packets, {q['totals']['drops']} dropped, "
               f"RSS {before} kB -> peak {peak} kB")
+
+
+def test_ticket_opened_by_loss_gets_evidence(lab, tmp_path):
+    """Loss injected on the WAN opens a ticket (issue #6's engine); the capture
+    on that link writes the ring plus the following seconds as a pcap that
+    tshark reads, with the probes' packets from around the opening."""
+    need_tshark()
+    import datetime
+    from test_tickets import LINK, config, tickets, wait_healthy
+    extra = (f'capture "wan" {{\n interface = "app"\n link = "{LINK}"\n interval = 1s\n'
+             ' ring = 60s\n evidence-after = 3s\n}\n')
+    with Daemon(tmp_path, body=config(extra=extra), netns=lab.ns("app")) as d:
+        wait_healthy(d)
+        lab.impair("wan", "loss", 30)
+        t = d.wait_for(lambda: tickets(d, "open"), timeout=90, what="a loss ticket")[0]
+        opened = datetime.datetime.fromisoformat(t["opened"].replace("Z", "+00:00")).timestamp()
+        ev = d.wait_for(lambda: d.get(f"/api/v1/evidence?ticket={t['ref']}")["evidence"],
+                        timeout=30, what="the ticket's evidence file")
+        assert ev[0]["file"] == f"wan-{t['ref']}.pcap"
+        dest = str(tmp_path / "ticket.pcap")
+        out = ns_curl(lab.ns("app"), "-o", dest, "-w", "%{http_code}", d.url(ev[0]["url"]))
+        assert out.stdout == b"200"
+        lab.clear("wan")
+    p = subprocess.run([TSHARK, "-n", "-r", dest, "-Y", f"icmp && ip.dst == {lab.INET}", "-T",
+                        "fields", "-e", "frame.time_epoch"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    times = [float(x) for x in p.stdout.split()]
+    assert times, "no probe packets in the evidence"
+    # the ring reaches back before the opening, the recording goes on after it
+    assert min(times) < opened - 2 and max(times) > opened
+    assert min(times) >= opened - 61 and max(times) <= opened + 3 + 2
