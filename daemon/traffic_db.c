@@ -1,4 +1,7 @@
 /* traffic_db.c - SQLite store of interval tops: writer thread, queries */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -6,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "traffic_db.h"
@@ -244,6 +248,25 @@ open_conn(const char *path, int flags)
 	return s;
 }
 
+/* Opened before privileges are dropped: give the files to the owner of the
+ * state directory (the daemon's user) so the writer can go on afterwards. */
+static void
+give_files(const char *state_dir, const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char f[PATH_MAX];
+	struct stat st;
+
+	if (geteuid() != 0 || stat(state_dir, &st) == -1 || st.st_uid == 0)
+		return;
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
+		if (chown(f, st.st_uid, st.st_gid) == -1 && errno != ENOENT)
+			log_warn("traffic database: cannot give %s to uid %u", f,
+			    (unsigned)st.st_uid);
+	}
+}
+
 struct traffic_db *
 traffic_db_open(const char *state_dir)
 {
@@ -265,6 +288,7 @@ traffic_db_open(const char *state_dir)
 	db->rd = open_conn(db->path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
 	if (db->rd == NULL)
 		goto fail;
+	give_files(state_dir, db->path);
 	if (pthread_create(&db->thread, NULL, writer, db) != 0) {
 		log_warnx("traffic database: cannot start the writer thread");
 		goto fail;

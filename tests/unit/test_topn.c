@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -315,6 +319,61 @@ test_evidence_names(void **state)
 	assert_false(evidence_name_valid("traffic.db"));
 }
 
+static void
+touch(const char *dir, const char *name, size_t size, time_t mtime)
+{
+	char path[512];
+	struct timespec ts[2] = { { .tv_sec = mtime }, { .tv_sec = mtime } };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (size_t i = 0; i < size; i++)
+		fputc('x', f);
+	fclose(f);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static int
+exists(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+static void
+test_evidence_rotation(void **state)
+{
+	char dir[] = "/tmp/lw-evidence-XXXXXX";
+	time_t now = 1700000000;
+
+	assert_non_null(mkdtemp(dir));
+	touch(dir, "a-old.pcap", 10, now - 40 * 86400);
+	touch(dir, "b-1.pcap", 1000, now - 300);
+	touch(dir, "b-2.pcap", 1000, now - 200);
+	touch(dir, "b-3.pcap", 1000, now - 100);
+	touch(dir, "b-4.pcap.part", 5000, now - 50); /* being written: kept */
+	touch(dir, "traffic.db", 99999, now - 90 * 86400); /* not evidence: kept */
+	/* 30 days, 6500 bytes: the old one goes by age, then the oldest until the
+	 * total (the .part file included) fits */
+	assert_int_equal(evidence_rotate(dir, 6500, 30LL * 86400 * 1000, now), 3);
+	assert_false(exists(dir, "a-old.pcap"));
+	assert_false(exists(dir, "b-1.pcap"));
+	assert_false(exists(dir, "b-2.pcap"));
+	assert_true(exists(dir, "b-3.pcap"));
+	assert_true(exists(dir, "b-4.pcap.part"));
+	assert_true(exists(dir, "traffic.db"));
+	assert_int_equal(evidence_rotate(dir, 6500, 30LL * 86400 * 1000, now), 0);
+	assert_int_equal(evidence_rotate("/nonexistent/dir", 1, 1, now), 0);
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -326,6 +385,7 @@ main(void)
 		cmocka_unit_test(test_traffic_flood_fixed_memory),
 		cmocka_unit_test(test_evidence_ring),
 		cmocka_unit_test(test_evidence_names),
+		cmocka_unit_test(test_evidence_rotation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
