@@ -248,8 +248,8 @@ open_conn(const char *path, int flags)
 	return s;
 }
 
-/* Opened before privileges are dropped: give the files to the owner of the
- * state directory (the daemon's user) so the writer can go on afterwards. */
+/* Private files; opened before privileges are dropped, so given to the owner
+ * of the state directory (the daemon's user) for the writer to go on. */
 static void
 give_files(const char *state_dir, const char *path)
 {
@@ -257,6 +257,12 @@ give_files(const char *state_dir, const char *path)
 	char f[PATH_MAX];
 	struct stat st;
 
+	for (size_t i = 0; i < 3; i++) {
+		/* who talked to whom is not for every local user */
+		snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
+		if (chmod(f, 0640) == -1 && errno != ENOENT)
+			log_warn("traffic database: cannot chmod %s", f);
+	}
 	if (geteuid() != 0 || stat(state_dir, &st) == -1 || st.st_uid == 0)
 		return;
 	for (size_t i = 0; i < 3; i++) {
