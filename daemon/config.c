@@ -486,6 +486,8 @@ static cfg_opt_t root_opts[] = {
 	CFG_STR("web-dir", LW_DATADIR "/web", CFGF_NONE),
 	CFG_STR("profile-dir", LW_DATADIR "/profiles", CFGF_NONE),
 	CFG_STR("rrdcached", NULL, CFGF_NONE),
+	/* net-snmp's netSnmpPlaypen until a Private Enterprise Number is registered */
+	CFG_STR("enterprise-oid", "1.3.6.1.4.1.8072.9999.9999", CFGF_NONE),
 	CFG_SEC("http", http_opts, CFGF_NONE),
 	CFG_SEC("tickets", tickets_opts, CFGF_NONE),
 	CFG_SEC("web-user", user_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -1256,6 +1258,10 @@ read_root(struct errctx *ec, cfg_t *cfg, struct lw_config *c)
 	c->web_dir = dupstr(cfg_getstr(cfg, "web-dir"));
 	c->profile_dir = dupstr(cfg_getstr(cfg, "profile-dir"));
 	c->rrdcached = dupstr(cfg_getstr(cfg, "rrdcached"));
+	c->enterprise_oid = dupstr(cfg_getstr(cfg, "enterprise-oid"));
+	if (!valid_oid(c->enterprise_oid))
+		report(ec, 1, "enterprise-oid \"%s\" is not a numeric OID like 1.3.6.1.4.1.99999",
+		    c->enterprise_oid);
 	if (log_level_parse(lvl, &c->log_level) != 0)
 		report(ec, 1, "log-level \"%s\" is unknown: use error, warn, info or debug", lvl);
 	if (c->state_dir[0] != '/')
@@ -1420,6 +1426,7 @@ config_free(struct lw_config *c)
 	free(c->web_dir);
 	free(c->profile_dir);
 	free(c->rrdcached);
+	free(c->enterprise_oid);
 	free_list(c->http.listen, c->http.nlisten);
 	free(c->http.tls_cert);
 	free(c->http.tls_key);

@@ -193,6 +193,7 @@ struct lw_config {
 	char *web_dir;
 	char *profile_dir;
 	char *rrdcached; /* NULL = writer thread */
+	char *enterprise_oid; /* root of LINEWATCH-MIB, numeric */
 	enum log_level log_level;
 
 	struct {

@@ -845,9 +845,7 @@ log_engine(struct notify *n, const struct lw_config *cfg)
 static const char *
 enterprise_oid(const struct lw_config *cfg)
 {
-	/* becomes cfg's enterprise-oid key once config.c has it */
-	(void)cfg;
-	return TRAP_DEFAULT_ENTERPRISE;
+	return cfg->enterprise_oid ? cfg->enterprise_oid : TRAP_DEFAULT_ENTERPRISE;
 }
 
 struct notify *
