@@ -452,6 +452,35 @@ add_interface_networks(struct capture *c)
 	pcap_freealldevs(all);
 }
 
+int
+capture_check_config(const struct lw_config *cfg, config_error_cb cb, void *arg)
+{
+	struct bpf_program prog;
+	char msg[PCAP_ERRBUF_SIZE + 512];
+	int nerr = 0;
+
+	for (size_t i = 0; i < cfg->ncaptures; i++) {
+		const struct lw_capture *cc = &cfg->captures[i];
+		pcap_t *p;
+
+		if (cc->filter == NULL || cc->filter[0] == '\0')
+			continue;
+		/* the link type of the interface is unknown here: Ethernet is the
+		 * usual one, and a filter's syntax does not depend on it */
+		if ((p = pcap_open_dead(DLT_EN10MB, cc->snaplen)) == NULL)
+			continue;
+		if (pcap_compile(p, &prog, cc->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+			snprintf(msg, sizeof(msg), "%s:%d: capture \"%s\": filter \"%.200s\": %s",
+			    cfg->file, cc->line, cc->name, cc->filter, pcap_geterr(p));
+			cb(msg, arg);
+			nerr++;
+		} else
+			pcap_freecode(&prog);
+		pcap_close(p);
+	}
+	return nerr;
+}
+
 static int
 open_pcap(struct capture *c, const struct lw_capture *cc)
 {
@@ -573,6 +602,9 @@ capture_new(struct captures *cs, const struct lw_capture *cc)
 	if (c->ev == NULL)
 		goto fail;
 	add_interface_networks(c);
+	if (cc->ndpi)
+		log_warnx("capture %s: ndpi = true, but this linewatchd is built without nDPI: "
+		    "services are named by their well-known ports", c->name);
 	return c;
 fail:
 	log_warnx("capture %s: out of memory", cc->name);

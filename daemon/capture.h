@@ -26,6 +26,10 @@ struct captures;
 struct capture;
 struct traffic_db;
 
+/* Check what the configuration parser cannot: each capture's BPF filter
+ * compiles.  Reports "FILE:LINE: ..." through cb; returns the error count. */
+int capture_check_config(const struct lw_config *cfg, config_error_cb cb, void *arg);
+
 /* Opens every configured capture and starts its thread; NULL (each
  * problem logged) if one cannot be opened: failing loudly at start-up. */
 struct captures *captures_start(struct event_base *base, const struct lw_config *cfg,

@@ -123,6 +123,7 @@ check_modules(const struct lw_config *cfg, config_error_cb cb, int *nerr)
 	*nerr += snmp_poller_check(cfg, cb, NULL);
 	*nerr += probe_check_config(cfg, cb, NULL);
 	*nerr += notify_check_config(cfg, cb, NULL);
+	*nerr += capture_check_config(cfg, cb, NULL);
 	(void)cfg;
 	(void)cb;
 	return *nerr;

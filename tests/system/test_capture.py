@@ -643,3 +643,12 @@ def test_ticket_opened_by_loss_gets_evidence(lab, tmp_path):
     # the ring reaches back before the opening, the recording goes on after it
     assert min(times) < opened - 2 and max(times) > opened
     assert min(times) >= opened - 61 and max(times) <= opened + 3 + 2
+
+
+def test_bad_filter_is_a_configuration_error(tmp_path):
+    d = Daemon(tmp_path, body='capture "x" {\n interface = "lo"\n filter = "tcp port 80 and and"\n}\n')
+    p = subprocess.run([LINEWATCHD, "-t", "-c", d.conf], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 1
+    assert re.search(r'linewatch\.conf:\d+: capture "x": filter "tcp port 80 and and": .*syntax',
+                     p.stderr), p.stderr
