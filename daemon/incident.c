@@ -41,6 +41,7 @@
  * runs of one probe. */
 #define SRC_STREAM (DETECT_MAX_SOURCES - 1)
 #define MAX_PROBES (DETECT_MAX_SOURCES - 1)
+#define BLAME_EVERY_MS 60000 /* at most one verdict change a minute per ticket */
 #define WHO_MAX 64
 #define TEXT_MAX 4000
 
@@ -87,6 +88,7 @@ struct pkey {
 	int64_t detail_ms;
 	char blame_candidate[16];
 	int blame_seen;
+	int64_t blame_changed_ms;
 };
 
 struct pview {
@@ -749,9 +751,10 @@ update_blame(struct incidents *inc, struct pkey *k, struct ticket *t, int64_t no
 			k->blame_seen = 1;
 			return;
 		}
-		if (++k->blame_seen < 2)
+		if (++k->blame_seen < 2 || now - k->blame_changed_ms < BLAME_EVERY_MS)
 			return;
 	}
+	k->blame_changed_ms = now;
 	k->blame_seen = 0;
 	k->blame_candidate[0] = '\0';
 	if (!force && b.verdict == BLAME_LAN)

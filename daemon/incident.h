@@ -50,8 +50,9 @@
  *   - waiting: the dominant problem is pending (at most 60 s).
  * A problem recurring within hold-down of its ticket's resolution reopens
  * that ticket.  Blame (blame.h) is evaluated for link tickets at opening and
- * re-evaluated on every evaluation; a changed verdict (seen twice in a row)
- * becomes a timeline event and the title follows.
+ * re-evaluated on every evaluation; a changed verdict (seen twice in a row,
+ * at most one change a minute) becomes a timeline event and the title
+ * follows.
  *
  * Restarts: open tickets are reloaded and their keys seeded as problems
  * (detect_seed).  The first bad evaluation confirms the problem (timeline

@@ -722,6 +722,33 @@ device_state(const char *state, double uptime, int64_t at)
 }
 
 static void
+test_blame_follows_the_incident(void **state)
+{
+	json_t *t;
+
+	start(NULL);
+	for (int i = 0; i < 3; i++) {
+		icmp("isp", "gateway", 30, 1.0, T + i * 5 * S);
+		icmp("isp", "internet", 30, 12.0, T + i * 5 * S + 1000);
+	}
+	t = ticket1(1);
+	assert_string_equal(sget(json_object_get(t, "blame"), "verdict"), "isp");
+	json_decref(t);
+	/* the gateway clears, the far host stays lossy: beyond the provider */
+	for (int i = 0; i < 4; i++) {
+		icmp("isp", "gateway", 0, 1.0, T + 70 * S + i * 5 * S);
+		icmp("isp", "internet", 30, 12.0, T + 70 * S + i * 5 * S + 1000);
+	}
+	t = ticket1(1);
+	assert_string_equal(sget(t, "state"), "open");
+	assert_string_equal(sget(json_object_get(t, "blame"), "verdict"), "beyond");
+	assert_true(has_event(t, "blame", "fault now points to beyond"));
+	assert_non_null(strstr(sget(t, "title"), "fault: beyond the provider's gateway"));
+	json_decref(t);
+	stop();
+}
+
+static void
 test_errors_blame_the_router(void **state)
 {
 	json_t *t;
@@ -908,6 +935,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ups_on_battery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blame_follows_the_incident, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_blame_the_router, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_saturation_blames_the_lan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_router_unreachable_and_reboot, setup, teardown),
