@@ -71,8 +71,8 @@ timed() {
 		/usr/bin/time -f "%U %S %e %M" -o "$WORK/$name.time" "$@" >"$WORK/$name.out" \
 			2>"$WORK/$name.err" || die "$name failed: $(tail -3 "$WORK/$name.err")"
 		read -r u s e m <"$WORK/$name.time"
-		cpu=$(echo "$u + $s" | bc -l)
-		if [ -z "$best" ] || [ "$(echo "$cpu < ${best%% *}" | bc -l)" = 1 ]; then
+		cpu=$(awk -v u="$u" -v s="$s" 'BEGIN {print u + s}')
+		if [ -z "$best" ] || awk -v a="$cpu" -v b="${best%% *}" 'BEGIN {exit !(a < b)}'; then
 			best="$cpu $e $m"
 		fi
 	done
@@ -178,7 +178,8 @@ for rate in 50000 100000 200000 400000 800000 topspeed; do
 	missing=$((sent - counted))
 	[ "$missing" -lt 0 ] && missing=0
 	printf "  %-12s %12.0f %12d %10d %10d\n" "$rate" "${pps:-0}" "$counted" "$drops" "$missing"
-	if [ "$drops" -eq 0 ] && [ "$missing" -eq 0 ] && [ "$(echo "${pps:-0} > $best" | bc -l)" = 1 ]; then
+	if [ "$drops" -eq 0 ] && [ "$missing" -eq 0 ] &&
+		awk -v a="${pps:-0}" -v b="$best" 'BEGIN {exit !(a > b)}'; then
 		best=${pps:-0}
 	fi
 done
@@ -186,7 +187,8 @@ st=/proc/$DPID/status
 kb() { awk -v k="$1:" '$1 == k {print $2}' "$st" 2>/dev/null || echo 0; }
 printf "  highest rate with every frame counted and 0 drops: %.0f packets/s\n" "$best"
 printf "  linewatchd peak RSS %.1f MB; now: anonymous %.1f MB, shared %.1f MB (the kernel's\n" \
-	"$(echo "$(kb VmHWM) / 1024" | bc -l)" "$(echo "$(kb RssAnon) / 1024" | bc -l)" \
-	"$(echo "$(kb RssShmem) + $(kb RssFile)" | bc -l | awk '{printf "%.1f", $1 / 1024}')"
+	"$(awk -v k="$(kb VmHWM)" 'BEGIN {print k / 1024}')" \
+	"$(awk -v k="$(kb RssAnon)" 'BEGIN {print k / 1024}')" \
+	"$(awk -v a="$(kb RssShmem)" -v b="$(kb RssFile)" 'BEGIN {print (a + b) / 1024}')"
 printf "  32 MB TPACKET buffer, mapped, and the libraries); budget %d MB + 20 MB = %d MB\n" \
 	"$BUDGET_MB" $((BUDGET_MB + 20))
