@@ -1,7 +1,20 @@
 /* icmp.c - ICMP / ICMPv6 echo probe plugin.
  *
- * A run sends `count` echoes `spacing` apart to one numeric address and
- * reports loss, round-trip times, jitter and a MOS estimate.
+ * A run sends `count` echoes (default 5, 1..100) `spacing` apart (default
+ * 200ms) with `size` payload bytes (default 56, 0..1472) to one address and
+ * reports loss (%), rtt_min/avg/max/median (ms), jitter (ms) and mos (see
+ * probe_stats.h), with a message like "0/5 lost, rtt 12.1/12.5/13.0 ms,
+ * jitter 0.3 ms".  It ends when every reply is in, `wait` (default 1s) after
+ * the last echo, or at 90 % of the probe timeout, whichever comes first.
+ * Status: ok, critical when every echo is lost, unknown when nothing could
+ * be sent (a name that does not resolve).  The options "warning" and
+ * "critical" are accepted and ignored: degradation is the detector's
+ * decision, from the loss and latency metrics.
+ *
+ * Targets: a numeric IPv4 or IPv6 address (`family` ipv4, ipv6 or any only
+ * checks it), or a host name together with server = "ADDRESS" (or "system"):
+ * the name is looked up at the start of every run through that server only
+ * (resolve.h, a private evdns base), never through the system resolver.
  *
  * Sockets: the whole process shares ONE socket per address family, opened in
  * init() (before privileges are dropped): a raw socket when allowed, else an
@@ -23,10 +36,6 @@
  *
  * RTTs use the kernel receive timestamp (SO_TIMESTAMPNS), so time spent
  * waiting in the event loop is not counted as network latency.
- *
- * The options "warning" and "critical" are accepted and ignored: a run is
- * critical only when every echo is lost; degradation is decided by the
- * detector from the loss and latency metrics.
  */
 #include <sys/socket.h>
 #include <sys/random.h>
@@ -50,6 +59,7 @@
 #include "log.h"
 #include "plugin_util.h"
 #include "probe_stats.h"
+#include "resolve.h"
 
 #define ICMP_MAX_COUNT 100
 #define ICMP_MAX_SIZE 1472
@@ -99,6 +109,8 @@ struct icmp_sock {
 };
 
 struct icmp_conf {
+	char host[256]; /* a name to resolve at every run, or "" (numeric target) */
+	int family;     /* AF_UNSPEC: any */
 	int count;
 	int64_t spacing_ms;
 	int64_t wait_ms;
@@ -112,12 +124,17 @@ enum { M_LOSS, M_MOS, M_RTT_MIN, M_RTT_AVG, M_RTT_MAX, M_RTT_MEDIAN, M_JITTER, M
 struct icmp_probe {
 	char *name; /* "link/probe", for logs */
 	struct icmp_conf conf;
-	struct icmp_sock *sock;
+	struct icmp_sock *sock; /* of the address family being probed */
 	struct event *timer;
 	int64_t timeout_ms;
+	struct evdns_base *dns; /* name targets only */
+	struct pu_lookup *lookup;
 
 	/* the run in flight */
 	int running;
+	int resolving; /* a name target's address is being looked up */
+	int resolve_err;
+	char why[384]; /* set: the run failed before sending (unknown) */
 	int nsent;
 	int nrecv;
 	int pending; /* sent, slot held, no reply yet */
@@ -134,7 +151,7 @@ struct icmp_probe {
 
 	/* the last result, borrowed by the core during done() */
 	struct lw_probe_metric metrics[M_N];
-	char msg[200];
+	char msg[400];
 };
 
 static struct icmp_sock icmp_socks[2] = {
@@ -142,6 +159,7 @@ static struct icmp_sock icmp_socks[2] = {
     {.fam_name = "IPv6", .family = AF_INET6, .fd = -1},
 };
 static uint8_t icmp_txbuf[ICMP_HDR_LEN + ICMP_MAX_SIZE];
+static struct event_base *icmp_base; /* for pu_lookups_shutdown() */
 
 static void icmp_read_cb(evutil_socket_t fd, short what, void *arg);
 static void icmp_finish(struct icmp_probe *p);
@@ -298,6 +316,7 @@ icmp_init(struct event_base *base, char *err, size_t errlen)
 {
 	int ok = 0;
 
+	icmp_base = base;
 	for (int i = 0; i < 2; i++)
 		if (sock_open(&icmp_socks[i], base) == 0)
 			ok++;
@@ -315,6 +334,7 @@ icmp_init(struct event_base *base, char *err, size_t errlen)
 static void
 icmp_fini(void)
 {
+	pu_lookups_shutdown(icmp_base);
 	for (int i = 0; i < 2; i++)
 		sock_close(&icmp_socks[i]);
 }
@@ -345,6 +365,43 @@ opt_duration(const struct lw_probe_spec *spec, const char *key, int64_t def, int
 	return 0;
 }
 
+/* A host name target: resolved at the start of every run, only through the
+ * DNS server given with server = "ADDRESS" (or the system's with "system"),
+ * so that a probe never depends on, or leaks to, a resolver nobody chose. */
+static int
+conf_name(const struct lw_probe_spec *spec, int family, struct icmp_conf *c, char *err,
+          size_t errlen)
+{
+	const char *server = lw_probe_opt(spec, "server");
+	const char *t = spec->target;
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+
+	if (strlen(t) >= sizeof(c->host) || t[0] == '.' || t[0] == '-' ||
+	    strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+	        strlen(t)) {
+		snprintf(err, errlen, "target \"%s\" is neither an IP address nor a host name", t);
+		return -1;
+	}
+	if (server == NULL) {
+		snprintf(err, errlen,
+		         "target \"%s\" is a name: give a numeric address, or set server = "
+		         "\"ADDRESS\" (the DNS server to resolve it with) or server = \"system\"",
+		         t);
+		return -1;
+	}
+	if (strcmp(server, "system") != 0 &&
+	    evutil_parse_sockaddr_port(server, (struct sockaddr *)&ss, &sslen) != 0) {
+		snprintf(err, errlen,
+		         "server \"%s\" is not an address (like 192.0.2.53 or [2001:db8::53]:5353)",
+		         server);
+		return -1;
+	}
+	snprintf(c->host, sizeof(c->host), "%s", t);
+	c->family = family;
+	return 0;
+}
+
 static int
 conf_target(const struct lw_probe_spec *spec, int family, struct icmp_conf *c, char *err,
             size_t errlen)
@@ -357,17 +414,13 @@ conf_target(const struct lw_probe_spec *spec, int family, struct icmp_conf *c, c
 		snprintf(err, errlen, "icmp needs a target address");
 		return -1;
 	}
-	/* No system resolver: a probe must not depend on, or leak to, DNS. */
+	/* Numeric only here: names go to the probe's own DNS server. */
 	hints.ai_family = AF_UNSPEC;
 	rc = getaddrinfo(spec->target, NULL, &hints, &res);
 	if (rc != 0 || res == NULL) {
-		snprintf(err, errlen,
-		         "target \"%s\" must be a numeric IPv4 or IPv6 address (host names are not "
-		         "resolved)",
-		         spec->target);
 		if (res)
 			freeaddrinfo(res);
-		return -1;
+		return conf_name(spec, family, c, err, errlen);
 	}
 	if (family != AF_UNSPEC && res->ai_family != family) {
 		snprintf(err, errlen, "target %s is an %s address but family is %s", spec->target,
@@ -385,12 +438,13 @@ conf_target(const struct lw_probe_spec *spec, int family, struct icmp_conf *c, c
 	}
 	memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
 	c->addrlen = res->ai_addrlen;
+	c->family = res->ai_family;
 	freeaddrinfo(res);
 	return 0;
 }
 
-static const char *const icmp_keys[] = {"count", "spacing", "size",     "family",
-                                        "wait",  "warning", "critical", NULL};
+static const char *const icmp_keys[] = {"count",  "spacing", "size",     "family", "wait",
+                                        "server", "warning", "critical", NULL};
 
 static int
 conf_parse(const struct lw_probe_spec *spec, struct icmp_conf *c, char *err, size_t errlen)
@@ -450,38 +504,64 @@ icmp_check(const struct lw_probe_spec *spec, char *err, size_t errlen)
 	return conf_parse(spec, &c, err, errlen);
 }
 
+/* The shared socket(s) a probe of family (AF_UNSPEC: either) may use. */
+static int
+need_socket(int family, struct event_base *base, char *err, size_t errlen)
+{
+	int ok = 0;
+
+	for (int i = 0; i < 2; i++) {
+		struct icmp_sock *s = &icmp_socks[i];
+
+		if (family != AF_UNSPEC && s->family != family)
+			continue;
+		if (s->fd != -1 || sock_open(s, base) == 0)
+			ok = 1;
+		else
+			snprintf(err, errlen, "%s", s->err);
+	}
+	return ok ? 0 : -1;
+}
+
 static void *
 icmp_create(struct event_base *base, const struct lw_probe_spec *spec, char *err, size_t errlen)
 {
+	int64_t dns_ms = spec->timeout_ms > 0 ? spec->timeout_ms * 9 / 10 : 5000;
 	struct icmp_probe *p;
 	struct icmp_conf c;
-	struct icmp_sock *s;
 
 	if (conf_parse(spec, &c, err, errlen) == -1)
 		return NULL;
-	s = sock_for(c.addr.ss_family);
-	if (s->fd == -1 && sock_open(s, base) == -1) {
-		snprintf(err, errlen, "%s", s->err);
+	if (icmp_base == NULL)
+		icmp_base = base;
+	if (need_socket(c.family, base, err, errlen) == -1)
 		return NULL;
-	}
-	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    asprintf(&p->name, "%s/%s", spec->link ? spec->link : "-",
-	             spec->name ? spec->name : "icmp") == -1) {
-		free(p);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		goto oom;
 	p->conf = c;
-	p->sock = s;
+	p->sock = c.host[0] ? NULL : sock_for(c.family); /* a name: known once resolved */
 	p->timeout_ms = spec->timeout_ms;
-	p->timer = evtimer_new(base, icmp_timer_cb, p);
-	if (p->timer == NULL) {
+	if (asprintf(&p->name, "%s/%s", spec->link ? spec->link : "-",
+	             spec->name ? spec->name : "icmp") == -1) {
+		p->name = NULL;
+		goto oom;
+	}
+	if ((p->timer = evtimer_new(base, icmp_timer_cb, p)) == NULL)
+		goto oom;
+	if (c.host[0] != '\0' &&
+	    (p->dns = pu_dns_new(base, lw_probe_opt(spec, "server"), dns_ms, err, errlen)) == NULL)
+		goto fail;
+	return p;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	if (p != NULL) {
+		if (p->timer != NULL)
+			event_free(p->timer);
 		free(p->name);
 		free(p);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
 	}
-	return p;
+	return NULL;
 }
 
 /* --- a run --- */
@@ -562,11 +642,61 @@ icmp_schedule(struct icmp_probe *p)
 	evtimer_add(p->timer, &tv);
 }
 
+/* A name target's address arrived (or did not): carry on from the timer,
+ * never from inside run() (evdns may answer before pu_lookup() returns). */
+static void
+icmp_resolved(int err, const struct sockaddr *sa, int salen, void *arg)
+{
+	struct icmp_probe *p = arg;
+	struct timeval now = {0, 0};
+
+	p->lookup = NULL;
+	p->resolve_err = err;
+	if (err == 0 && salen > 0 && (size_t)salen <= sizeof(p->conf.addr)) {
+		memcpy(&p->conf.addr, sa, (size_t)salen);
+		p->conf.addrlen = (socklen_t)salen;
+	} else if (err == 0) {
+		p->resolve_err = EVUTIL_EAI_FAIL;
+	}
+	evtimer_add(p->timer, &now);
+}
+
+/* The lookup of a name target ended or timed out: start sending, or fail. */
+static void
+icmp_resolve_end(struct icmp_probe *p)
+{
+	p->resolving = 0;
+	if (p->lookup != NULL) {
+		pu_lookup_abandon(p->lookup);
+		p->lookup = NULL;
+		snprintf(p->why, sizeof(p->why), "cannot resolve %s: no answer in time",
+		         p->conf.host);
+	} else if (p->resolve_err != 0) {
+		snprintf(p->why, sizeof(p->why), "cannot resolve %s: %s", p->conf.host,
+		         evutil_gai_strerror(p->resolve_err));
+	} else {
+		p->sock = sock_for(p->conf.addr.ss_family);
+		if (p->sock->fd == -1)
+			snprintf(p->why, sizeof(p->why), "%s", p->sock->err);
+	}
+	if (p->why[0] != '\0') {
+		icmp_finish(p);
+		return;
+	}
+	p->start_ns = now_ns(CLOCK_MONOTONIC); /* the echoes' schedule starts now */
+	icmp_send(p);
+	icmp_schedule(p);
+}
+
 static void
 icmp_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct icmp_probe *p = arg;
 
+	if (p->resolving) {
+		icmp_resolve_end(p);
+		return;
+	}
 	if (p->nsent < p->conf.count && (p->end_ns == 0 || now_ns(CLOCK_MONOTONIC) < p->end_ns)) {
 		icmp_send(p);
 		icmp_schedule(p);
@@ -575,26 +705,50 @@ icmp_timer_cb(evutil_socket_t fd, short what, void *arg)
 	icmp_finish(p);
 }
 
+/* Stop the run in flight, if any: no timer, no slots, no lookup. */
+static void
+icmp_stop(struct icmp_probe *p)
+{
+	evtimer_del(p->timer);
+	for (int i = 0; i < p->nsent; i++)
+		slot_drop(p, i);
+	pu_lookup_abandon(p->lookup);
+	p->lookup = NULL;
+	p->resolving = 0;
+	p->running = 0;
+	p->done = NULL;
+}
+
 static void
 icmp_run(void *inst, lw_probe_done_cb done, void *arg)
 {
 	struct icmp_probe *p = inst;
+	struct timeval tv;
+	int64_t guard_ms;
 
-	if (p->running) {
-		evtimer_del(p->timer);
-		for (int i = 0; i < p->nsent; i++)
-			slot_drop(p, i);
-	}
+	if (p->running)
+		icmp_stop(p);
 	p->running = 1;
 	p->done = done;
 	p->arg = arg;
 	p->nsent = p->nrecv = p->pending = p->ndup = 0;
 	p->send_errno = 0;
+	p->resolve_err = 0;
+	p->why[0] = '\0';
 	p->start_ns = now_ns(CLOCK_MONOTONIC);
 	/* report before the core gives up on us at timeout_ms */
 	p->end_ns = p->timeout_ms > 0 ? p->start_ns + p->timeout_ms * 900000LL : 0;
-	icmp_send(p);
-	icmp_schedule(p);
+	if (p->conf.host[0] == '\0') {
+		icmp_send(p);
+		icmp_schedule(p);
+		return;
+	}
+	/* a name: look it up first; the timer is the lookup's deadline */
+	p->resolving = 1;
+	guard_ms = p->timeout_ms > 0 ? p->timeout_ms * 9 / 10 : 5000;
+	tv = (struct timeval){guard_ms / 1000, guard_ms % 1000 * 1000};
+	evtimer_add(p->timer, &tv);
+	p->lookup = pu_lookup(p->dns, p->conf.host, p->conf.family, icmp_resolved, p);
 }
 
 /* "0.042" below 1 ms, "12.3" above: integer formatting, cheaper than %f
@@ -636,21 +790,17 @@ static void
 icmp_finish(struct icmp_probe *p)
 {
 	double rtt[ICMP_MAX_COUNT], scratch[ICMP_MAX_COUNT];
+	lw_probe_done_cb done = p->done;
+	void *arg = p->arg;
 	struct lw_probe_result res;
 	struct probe_stats st;
-	lw_probe_done_cb done = p->done;
 	size_t n = 0;
 
-	evtimer_del(p->timer);
-	for (int i = 0; i < p->nsent; i++) {
-		slot_drop(p, i);
+	for (int i = 0; i < p->nsent; i++)
 		if (p->rtt[i] >= 0)
 			rtt[n++] = p->rtt[i];
-	}
-	p->running = 0;
-	p->done = NULL;
+	icmp_stop(p);
 	probe_stats_compute(rtt, n, (unsigned)p->nsent, scratch, &st);
-	icmp_message(p, &st);
 	p->metrics[M_LOSS] = (struct lw_probe_metric){"loss", "%", st.loss_pct};
 	p->metrics[M_MOS] = (struct lw_probe_metric){"mos", "", st.mos};
 	p->metrics[M_RTT_MIN] = (struct lw_probe_metric){"rtt_min", "ms", st.rtt_min};
@@ -658,31 +808,32 @@ icmp_finish(struct icmp_probe *p)
 	p->metrics[M_RTT_MAX] = (struct lw_probe_metric){"rtt_max", "ms", st.rtt_max};
 	p->metrics[M_RTT_MEDIAN] = (struct lw_probe_metric){"rtt_median", "ms", st.rtt_median};
 	p->metrics[M_JITTER] = (struct lw_probe_metric){"jitter", "ms", st.jitter};
-	if (st.received == 0) /* no round trip: unknown, not 0 */
-		for (int i = M_RTT_MIN; i <= M_JITTER; i++)
-			p->metrics[i].value = NAN;
 	res = (struct lw_probe_result){
 	    .status = st.received > 0 ? LW_PROBE_OK : LW_PROBE_CRITICAL,
 	    .message = p->msg,
 	    .metrics = p->metrics,
 	    .nmetrics = M_N,
 	};
+	if (st.received == 0) /* no round trip: unknown, not 0 */
+		for (int i = M_RTT_MIN; i <= M_JITTER; i++)
+			p->metrics[i].value = NAN;
+	if (p->why[0] != '\0') {
+		/* nothing was sent: no measurement at all */
+		res.status = LW_PROBE_UNKNOWN;
+		snprintf(p->msg, sizeof(p->msg), "%s", p->why);
+		for (int i = 0; i < M_N; i++)
+			p->metrics[i].value = NAN;
+	} else {
+		icmp_message(p, &st);
+	}
 	if (done)
-		done(&res, p->arg); /* last: the core may destroy p from here */
+		done(&res, arg); /* last: the core may destroy p from here */
 }
 
 static void
 icmp_cancel(void *inst)
 {
-	struct icmp_probe *p = inst;
-
-	if (!p->running)
-		return;
-	evtimer_del(p->timer);
-	for (int i = 0; i < p->nsent; i++)
-		slot_drop(p, i);
-	p->running = 0;
-	p->done = NULL;
+	icmp_stop(inst);
 }
 
 static void
@@ -692,8 +843,10 @@ icmp_destroy(void *inst)
 
 	if (p == NULL)
 		return;
-	icmp_cancel(p);
+	icmp_stop(p);
 	event_free(p->timer);
+	if (p->dns != NULL)
+		evdns_base_free(p->dns, 1); /* an abandoned lookup ends and frees itself */
 	free(p->name);
 	free(p);
 }

@@ -25,6 +25,12 @@ link "wan" {{
                   count = "{COUNT}"  spacing = "20ms" }}
     probe "loop6" {{ type = "icmp"  target = "::1"  interval = "{INTERVAL_S}s"  family = "ipv6"
                     size = "0" }}
+    probe "byname" {{ type = "icmp"  target = "isp-gw.lab.test"  server = "{Lab.INET}"
+                     interval = "{INTERVAL_S}s"  count = "3"  spacing = "100ms" }}
+    probe "noname" {{ type = "icmp"  target = "nowhere.lab.test"  server = "{Lab.INET}"
+                     interval = "{INTERVAL_S}s" }}
+    probe "nodns" {{ type = "icmp"  target = "isp-gw.lab.test"  server = "{Lab.LAN}"
+                    interval = "{INTERVAL_S}s" }}
 }}
 """
 
@@ -93,6 +99,22 @@ def test_ipv6(lab, daemon):
     (r,) = runs_after(daemon, "loop6", t0, 5, timeout=20)[:1]
     assert r["status"] == "ok" and r["message"].startswith("0/5 lost, rtt "), r
     assert r["metrics"]["rtt_avg"]["value"] > 0
+
+
+def test_names_through_the_probes_dns_server(lab, daemon):
+    """A name target is resolved at every run through `server` only (the lab's
+    dnsmasq); a name that does not resolve, or a server that does not answer,
+    makes the run unknown (nothing was measured), not 100 % loss."""
+    t0 = time.time()
+    r = runs_after(daemon, "byname", t0, 3, timeout=20)[0]
+    assert r["status"] == "ok" and r["message"].startswith("0/3 lost, rtt "), r
+    for name, why in (("noname", "cannot resolve nowhere.lab.test: "),
+                      ("nodns", "cannot resolve isp-gw.lab.test: ")):
+        r = daemon.wait_for(lambda: (p := probe(daemon, name))["ts"] and p["ts"] > t0 and p,
+                            timeout=20, what=f"a result of {name}")
+        assert r["status"] == "unknown", r
+        assert r["message"].startswith(why), r["message"]
+        assert all(m["value"] is None for m in r["metrics"].values()), r["metrics"]
 
 
 def test_loss_30_percent(lab, daemon):
@@ -185,6 +207,8 @@ link "wan" {
     probe "sz" { type = "icmp"  target = "198.18.1.1"  size = "1473" }
     probe "fam" { type = "icmp"  target = "198.18.1.1"  family = "ipx" }
     probe "name" { type = "icmp"  target = "isp-gw.lab.test" }
+    probe "srv" { type = "icmp"  target = "isp-gw.lab.test"  server = "dns.lab" }
+    probe "junk" { type = "icmp"  target = "a b"  server = "198.18.2.2" }
     probe "v6" { type = "icmp"  target = "198.18.1.1"  family = "ipv6" }
     probe "opt" { type = "icmp"  target = "198.18.1.1"  options = { "colour=red" } }
     probe "fit" { type = "icmp"  target = "198.18.1.1"  interval = "1s"  count = "20" }
@@ -196,8 +220,9 @@ link "wan" {
     r = run([LINEWATCHD, "-t", "-c", conf])
     err = r.stdout + r.stderr
     assert r.returncode != 0, err
-    lines = {name: n for n, line in enumerate(open(conf), 1)
-             for name in re.findall(r'probe "([a-z0-9]+)"', line)}
+    with open(conf) as f:
+        lines = {name: n for n, line in enumerate(f, 1)
+                 for name in re.findall(r'probe "([a-z0-9]+)"', line)}
 
     def said(name, text):
         prefix = f'{conf}:{lines[name]}: probe "{name}" of link "wan": '
@@ -208,7 +233,9 @@ link "wan" {
     said("sp", 'spacing "fast" is not a duration')
     said("sz", 'size "1473" must be a payload size in bytes from 0 to 1472')
     said("fam", 'family "ipx" must be ipv4, ipv6 or any')
-    said("name", 'target "isp-gw.lab.test" must be a numeric IPv4 or IPv6 address')
+    said("name", 'target "isp-gw.lab.test" is a name: give a numeric address, or set server')
+    said("srv", 'server "dns.lab" is not an address')
+    said("junk", 'target "a b" is neither an IP address nor a host name')
     said("v6", "target 198.18.1.1 is an IPv4 address but family is ipv6")
     said("opt", 'option "colour" is not used by icmp probes')
     said("fit", "do not fit in the probe timeout")
