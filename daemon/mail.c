@@ -1,5 +1,7 @@
 /* mail.c - plain-text mail per notification through libcurl SMTP */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +12,6 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "curlev.h"
 #include "log.h"
 #include "mail.h"
 
@@ -18,8 +19,13 @@
 #define MAIL_CONNECT_MS 10000
 #define MAIL_LINE_MAX 900 /* RFC 5322 allows 998 */
 
+/* libcurl 7.88 waits for the server's answer to the end of the message
+ * inside the transfer (smtp_done), blocking whatever drives it, so each
+ * e-mail destination sends from a thread of its own and hands the result
+ * to the loop; an abandoned mail is aborted through the progress callback
+ * within a second. */
 struct mailer {
-	struct curlev *ce;
+	struct event_base *base;
 	char *name;
 	char *smtp;
 	char *from;
@@ -29,14 +35,28 @@ struct mailer {
 	char *username;
 	char *password; /* never logged */
 
-	/* the mail under way */
-	CURL *easy;
+	/* the mail under way: prepared on the loop, sent by the thread, which
+	 * owns every libcurl handle (even the cleanup waits for the server) */
+	bool busy;
+	char *env_from;
 	struct curl_slist *rcpt;
 	char *msg;
 	size_t len, off;
 	deliver_cb cb;
 	void *arg;
 	char errbuf[CURL_ERROR_SIZE];
+
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool job;      /* under mu: easy is the thread's until done */
+	bool done;     /* under mu: the thread finished it */
+	bool stopping; /* under mu */
+	CURLcode res;
+	long code;
+	atomic_bool abort; /* the progress callback ends the transfer */
+	struct event *ev_done;
 };
 
 /* --- rendering -------------------------------------------------------- */
@@ -371,15 +391,134 @@ dup_or_null(const char *s, bool *ok)
 	return d;
 }
 
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg);
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow);
+
+/* On the thread: one whole SMTP session, blocking. */
+static CURLcode
+perform(struct mailer *m, long *code)
+{
+	CURL *easy = curl_easy_init();
+	CURLcode res;
+
+	if (easy == NULL)
+		return CURLE_OUT_OF_MEMORY;
+	curl_easy_setopt(easy, CURLOPT_URL, m->smtp);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	curl_easy_setopt(easy, CURLOPT_MAIL_FROM, m->env_from);
+	curl_easy_setopt(easy, CURLOPT_MAIL_RCPT, m->rcpt);
+	curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(easy, CURLOPT_READDATA, m);
+	curl_easy_setopt(easy, CURLOPT_INFILESIZE, (long)m->len);
+	if (strncmp(m->smtp, "smtp://", 7) == 0)
+		curl_easy_setopt(easy, CURLOPT_USE_SSL,
+		                 m->starttls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
+	if (m->username)
+		curl_easy_setopt(easy, CURLOPT_USERNAME, m->username);
+	if (m->password)
+		curl_easy_setopt(easy, CURLOPT_PASSWORD, m->password);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)MAIL_TIMEOUT_MS);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)MAIL_CONNECT_MS);
+	curl_easy_setopt(easy, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)(MAIL_CONNECT_MS / 1000));
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, m->errbuf);
+	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, m);
+	res = curl_easy_perform(easy);
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, code);
+	curl_easy_cleanup(easy); /* QUIT, and waits for its answer */
+	return res;
+}
+
+static void *
+sender(void *arg)
+{
+	struct mailer *m = arg;
+
+	pthread_mutex_lock(&m->mu);
+	for (;;) {
+		CURLcode res;
+		long code = 0;
+
+		while (!m->job && !m->stopping)
+			pthread_cond_wait(&m->cv, &m->mu);
+		if (m->stopping)
+			break;
+		pthread_mutex_unlock(&m->mu);
+
+		res = perform(m, &code);
+
+		pthread_mutex_lock(&m->mu);
+		m->res = res;
+		m->code = code;
+		m->job = false;
+		m->done = true;
+		event_active(m->ev_done, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
+}
+
+static void
+end_mail(struct mailer *m)
+{
+	m->busy = false;
+	free(m->env_from);
+	m->env_from = NULL;
+	curl_slist_free_all(m->rcpt);
+	m->rcpt = NULL;
+	free(m->msg);
+	m->msg = NULL;
+}
+
+/* On the loop: the thread finished a mail. */
+static void
+on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct mailer *m = arg;
+	deliver_cb cb = m->cb;
+	void *cbarg = m->arg;
+	char why[CURL_ERROR_SIZE + 64];
+	CURLcode res;
+	long code;
+
+	pthread_mutex_lock(&m->mu);
+	if (!m->done) {
+		pthread_mutex_unlock(&m->mu);
+		return;
+	}
+	m->done = false;
+	res = m->res;
+	code = m->code;
+	pthread_mutex_unlock(&m->mu);
+
+	if (res == CURLE_OK)
+		snprintf(why, sizeof(why), "accepted (%ld)", code);
+	else if (code > 0)
+		snprintf(why, sizeof(why), "%s (SMTP %ld)",
+		         m->errbuf[0] ? m->errbuf : curl_easy_strerror(res), code);
+	else
+		snprintf(why, sizeof(why), "%s",
+		         m->errbuf[0] ? m->errbuf : curl_easy_strerror(res));
+	end_mail(m);
+	cb(cbarg, res == CURLE_OK ? DELIVER_OK : DELIVER_RETRY, why);
+}
+
 struct mailer *
-mail_new(struct curlev *ce, const struct lw_email *cfg)
+mail_new(struct event_base *base, const struct lw_email *cfg)
 {
 	struct mailer *m = calloc(1, sizeof(*m));
 	bool ok = true;
 
 	if (m == NULL)
 		return NULL;
-	m->ce = ce;
+	m->base = base;
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->cv, NULL);
+	atomic_init(&m->abort, false);
 	m->name = dup_or_null(cfg->name, &ok);
 	m->smtp = dup_or_null(cfg->smtp, &ok);
 	m->from = dup_or_null(cfg->from, &ok);
@@ -388,25 +527,13 @@ mail_new(struct curlev *ce, const struct lw_email *cfg)
 	m->starttls = cfg->starttls;
 	m->nto = cfg->nto;
 	if ((m->to = copy_list(cfg->to, cfg->nto)) == NULL || !ok || m->smtp == NULL ||
-	    m->from == NULL) {
+	    m->from == NULL || (m->ev_done = event_new(base, -1, 0, on_done, m)) == NULL ||
+	    pthread_create(&m->thread, NULL, sender, m) != 0) {
 		mail_free(m);
 		return NULL;
 	}
+	m->thread_started = true;
 	return m;
-}
-
-static void
-end_mail(struct mailer *m)
-{
-	if (m->easy) {
-		curlev_cancel(m->ce, m->easy);
-		curl_easy_cleanup(m->easy);
-		m->easy = NULL;
-	}
-	curl_slist_free_all(m->rcpt);
-	m->rcpt = NULL;
-	free(m->msg);
-	m->msg = NULL;
 }
 
 void
@@ -414,11 +541,23 @@ mail_free(struct mailer *m)
 {
 	if (m == NULL)
 		return;
+	if (m->thread_started) {
+		atomic_store(&m->abort, true);
+		pthread_mutex_lock(&m->mu);
+		m->stopping = true;
+		pthread_cond_signal(&m->cv);
+		pthread_mutex_unlock(&m->mu);
+		pthread_join(m->thread, NULL);
+	}
 	end_mail(m);
+	if (m->ev_done)
+		event_free(m->ev_done);
+	pthread_cond_destroy(&m->cv);
+	pthread_mutex_destroy(&m->mu);
 	free(m->name);
 	free(m->smtp);
 	free(m->from);
-	for (size_t i = 0; i < m->nto; i++)
+	for (size_t i = 0; m->to && i < m->nto; i++)
 		free(m->to[i]);
 	free(m->to);
 	free(m->username);
@@ -441,28 +580,12 @@ on_read(char *buf, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static void
-on_done(CURL *easy, CURLcode res, void *arg)
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct mailer *m = arg;
-	deliver_cb cb = m->cb;
-	void *cbarg = m->arg;
-	char why[CURL_ERROR_SIZE + 64];
-	long code = 0;
 
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	if (res == CURLE_OK)
-		snprintf(why, sizeof(why), "accepted (%ld)", code);
-	else if (code > 0)
-		snprintf(why, sizeof(why), "%s (SMTP %ld)",
-		         m->errbuf[0] ? m->errbuf : curl_easy_strerror(res), code);
-	else
-		snprintf(why, sizeof(why), "%s",
-		         m->errbuf[0] ? m->errbuf : curl_easy_strerror(res));
-	curl_easy_cleanup(m->easy);
-	m->easy = NULL;
-	end_mail(m);
-	cb(cbarg, res == CURLE_OK ? DELIVER_OK : DELIVER_RETRY, why);
+	return atomic_load(&m->abort) ? 1 : 0;
 }
 
 /* The envelope address: what is inside <...>, or the whole thing. */
@@ -481,9 +604,7 @@ enum deliver_result
 mail_send(struct mailer *m, const char *payload, int64_t id, deliver_cb cb, void *arg, char *why,
           size_t whylen)
 {
-	char *env;
-
-	if (m->easy != NULL) {
+	if (m->busy) {
 		snprintf(why, whylen, "a mail is already under way");
 		return DELIVER_RETRY;
 	}
@@ -491,19 +612,20 @@ mail_send(struct mailer *m, const char *payload, int64_t id, deliver_cb cb, void
 		snprintf(why, whylen, "the notification is not a JSON object with an event");
 		return DELIVER_REJECT;
 	}
+	m->busy = true;
 	m->len = strlen(m->msg);
 	m->off = 0;
 	for (size_t i = 0; i < m->nto; i++) {
 		struct curl_slist *n;
-		if ((env = envelope(m->to[i])) == NULL)
+		char *env = envelope(m->to[i]);
+		if (env == NULL)
 			continue;
 		n = curl_slist_append(m->rcpt, env);
 		free(env);
 		if (n)
 			m->rcpt = n;
 	}
-	if (m->rcpt == NULL || (m->easy = curl_easy_init()) == NULL ||
-	    (env = envelope(m->from)) == NULL) {
+	if (m->rcpt == NULL || (m->env_from = envelope(m->from)) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		end_mail(m);
 		return DELIVER_RETRY;
@@ -511,30 +633,9 @@ mail_send(struct mailer *m, const char *payload, int64_t id, deliver_cb cb, void
 	m->cb = cb;
 	m->arg = arg;
 	m->errbuf[0] = '\0';
-	curl_easy_setopt(m->easy, CURLOPT_URL, m->smtp);
-	curl_easy_setopt(m->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	curl_easy_setopt(m->easy, CURLOPT_MAIL_FROM, env);
-	free(env); /* libcurl keeps its own copy of string options */
-	curl_easy_setopt(m->easy, CURLOPT_MAIL_RCPT, m->rcpt);
-	curl_easy_setopt(m->easy, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(m->easy, CURLOPT_READFUNCTION, on_read);
-	curl_easy_setopt(m->easy, CURLOPT_READDATA, m);
-	curl_easy_setopt(m->easy, CURLOPT_INFILESIZE, (long)m->len);
-	if (strncmp(m->smtp, "smtp://", 7) == 0)
-		curl_easy_setopt(m->easy, CURLOPT_USE_SSL,
-		                 m->starttls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
-	if (m->username)
-		curl_easy_setopt(m->easy, CURLOPT_USERNAME, m->username);
-	if (m->password)
-		curl_easy_setopt(m->easy, CURLOPT_PASSWORD, m->password);
-	curl_easy_setopt(m->easy, CURLOPT_TIMEOUT_MS, (long)MAIL_TIMEOUT_MS);
-	curl_easy_setopt(m->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)MAIL_CONNECT_MS);
-	curl_easy_setopt(m->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(m->easy, CURLOPT_ERRORBUFFER, m->errbuf);
-	if (curlev_add(m->ce, m->easy, on_done, m) != 0) {
-		snprintf(why, whylen, "cannot start the transfer");
-		end_mail(m);
-		return DELIVER_RETRY;
-	}
+	pthread_mutex_lock(&m->mu);
+	m->job = true;
+	pthread_cond_signal(&m->cv);
+	pthread_mutex_unlock(&m->mu);
 	return DELIVER_PENDING;
 }

@@ -569,7 +569,7 @@ dest_start(struct dest *d, const void *cfg)
 		const struct lw_email *m = cfg;
 		if (set_events(d, m->events, m->nevents) != 0)
 			return -1;
-		d->mail = mail_new(d->n->ce, m);
+		d->mail = mail_new(d->n->base, m);
 		return d->mail ? 0 : -1;
 	}
 	}
