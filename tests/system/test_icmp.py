@@ -25,6 +25,8 @@ link "wan" {{
                   count = "{COUNT}"  spacing = "20ms" }}
     probe "loop6" {{ type = "icmp"  target = "::1"  interval = "{INTERVAL_S}s"  family = "ipv6"
                     size = "0" }}
+    probe "late" {{ type = "icmp"  target = "{Lab.ISP}"  interval = "{INTERVAL_S}s"  count = "5"
+                  spacing = "100ms"  options = {{ "wait=20ms" }} }}
     probe "byname" {{ type = "icmp"  target = "isp-gw.lab.test"  server = "{Lab.INET}"
                      interval = "{INTERVAL_S}s"  count = "3"  spacing = "100ms" }}
     probe "noname" {{ type = "icmp"  target = "nowhere.lab.test"  server = "{Lab.INET}"
@@ -151,7 +153,7 @@ def test_blackhole(lab, daemon):
     assert r["status"] == "ok", r["message"]
 
 
-def test_delay(lab, daemon):
+def test_delay_and_late_replies(lab, daemon):
     lab.impair("wan", "delay", 50)
     t0 = time.time()
     results = runs_after(daemon, "isp", t0, 2 * COUNT, timeout=30)
@@ -159,6 +161,40 @@ def test_delay(lab, daemon):
         m = r["metrics"]
         assert m["rtt_avg"]["value"] > 40, r["message"]
         assert m["rtt_min"]["value"] > 40, r["message"]
+    # "late" waits only 20 ms after its last echo: that reply arrives after
+    # the run ended, and must count neither then nor in the next run (same
+    # target, the other echoes' replies arrive 50 ms after, within the run)
+    late = runs_after(daemon, "late", t0, 20, timeout=30)
+    for r in late:
+        assert r["message"].startswith("1/5 lost, rtt "), r["message"]
+        assert r["metrics"]["rtt_min"]["value"] > 40, r["message"]
+        assert "duplicate" not in r["message"], r["message"]
+
+
+DUP_REPLIES = """table ip lwt_icmp_dup {
+    chain out {
+        type filter hook output priority 0;
+        icmp type echo-reply oifname "wan" dup to 198.18.1.2 device "wan"
+    }
+}
+"""
+
+
+def test_duplicates(lab, daemon):
+    """The ISP answers every echo twice: no loss, duplicates said, RTTs from
+    the first reply."""
+    lab.exec("isp", "nft", "-f", "-", input=DUP_REPLIES)
+    try:
+        t0 = time.time()
+        results = runs_after(daemon, "isp", t0, 2 * COUNT, timeout=30)
+    finally:
+        lab.exec("isp", "nft", "delete", "table", "ip", "lwt_icmp_dup")
+    for r in results:
+        assert r["status"] == "ok"
+        # the duplicate of the last echo may come after the run ended
+        assert re.match(r"^0/50 lost, rtt .* ms, (49|50) duplicates$", r["message"]), \
+            r["message"]
+        assert r["metrics"]["loss"]["value"] == 0
 
 
 def test_other_pings_do_not_interfere(lab, daemon):
