@@ -198,21 +198,16 @@ http_from_loopback(struct evhttp_request *req)
 	return 0;
 }
 
-static void
-dispatch(struct evhttp_request *req, void *arg)
+/* Longest registered prefix that matches path; *rest = the part after it. */
+int
+http_route_lookup(const struct lw_http *h, const char *path, const char **rest)
 {
-	struct lw_http *h = arg;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	struct route *best = NULL;
+	const struct route *best = NULL;
 
-	h->requests++;
-	if (path == NULL || path[0] != '/') {
-		http_reply_error(req, 400, "bad request path");
-		return;
-	}
+	if (path == NULL || path[0] != '/')
+		return -1;
 	for (size_t i = 0; i < h->nroutes; i++) {
-		struct route *r = &h->routes[i];
+		const struct route *r = &h->routes[i];
 		if (strncmp(path, r->prefix, r->len) != 0)
 			continue;
 		/* "/api/v1/devices" must not match "/api/v1/devicesX". */
@@ -221,12 +216,32 @@ dispatch(struct evhttp_request *req, void *arg)
 		if (best == NULL || r->len > best->len)
 			best = r;
 	}
-	if (best == NULL) {
+	if (best == NULL)
+		return -1;
+	*rest = path + best->len;
+	return (int)(best - h->routes);
+}
+
+static void
+dispatch(struct evhttp_request *req, void *arg)
+{
+	struct lw_http *h = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *rest;
+	int i;
+
+	h->requests++;
+	if (path == NULL || path[0] != '/') {
+		http_reply_error(req, 400, "bad request path");
+		return;
+	}
+	if ((i = http_route_lookup(h, path, &rest)) < 0) {
 		h->not_found++;
 		http_reply_error(req, 404, "no such page: %s", "see /api/v1/health");
 		return;
 	}
-	best->cb(req, path + best->len, best->arg);
+	h->routes[i].cb(req, rest, h->routes[i].arg);
 }
 
 int

@@ -22,6 +22,8 @@ void http_free(struct lw_http *h);
 void http_set_config(struct lw_http *h, const struct lw_config *cfg);
 
 int http_route(struct lw_http *h, const char *prefix, http_handler cb, void *arg);
+/* Index of the route serving path (longest prefix), *rest after it; -1 none. */
+int http_route_lookup(const struct lw_http *h, const char *path, const char **rest);
 
 /* Reply helpers: json is stolen (json_decref'd). */
 void http_reply_json(struct evhttp_request *req, int code, json_t *json);

@@ -29,7 +29,7 @@ struct rrd_store;
 /* Data sources per file; metrics beyond this are not recorded. */
 #define RRD_STORE_MAX_DS 32
 /* Samples waiting for the writer; more are dropped (and counted). */
-#define RRD_STORE_QUEUE_MAX 4096
+#define RRD_STORE_QUEUE_MAX 16384
 
 struct rrd_store_stats {
 	uint64_t queued;  /* samples waiting for the writer now */
