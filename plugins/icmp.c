@@ -249,6 +249,10 @@ sock_setup(struct icmp_sock *s)
 static void
 sock_close(struct icmp_sock *s)
 {
+	if (s->fd != -1)
+		log_debug("icmp: %s socket closed: %" PRIu64 " replies received, %" PRIu64
+		          " foreign, %" PRIu64 " late, %" PRIu64 " duplicate, %" PRIu64 " corrupt",
+		          s->fam_name, s->rx, s->foreign, s->late, s->dup, s->corrupt);
 	if (s->ev)
 		event_free(s->ev);
 	s->ev = NULL;
@@ -601,16 +605,17 @@ icmp_send(struct icmp_probe *p)
 	size_t len;
 	int64_t t;
 
+	t = now_ns(CLOCK_MONOTONIC);
+	p->sent_ns[idx] = t;
 	p->rtt[idx] = -1;
 	p->held[idx] = 0;
 	if (slot_take(s, p, idx) == -1) {
-		p->send_errno = ENOBUFS;
+		p->send_errno = ENOBUFS; /* 65536 echoes in flight */
 		return;
 	}
-	t = now_ns(CLOCK_MONOTONIC);
-	p->sent_ns[idx] = t;
 	len = icmp_echo_build(s->family == AF_INET6, 0, icmp_txbuf, sizeof(icmp_txbuf), s->id,
 	                      p->seq[idx], (uint64_t)t, p->conf.size);
+	errno = 0;
 	if (sendto(s->fd, icmp_txbuf, len, 0, (struct sockaddr *)&p->conf.addr, p->conf.addrlen) !=
 	    (ssize_t)len) {
 		p->send_errno = errno ? errno : EMSGSIZE;

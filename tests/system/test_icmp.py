@@ -7,8 +7,11 @@ Only runs that started after an impairment was put in place count: a result's
 "ts" is when the run ended, and a run lasts less than its interval (the
 probe timeout), so ts > t0 + interval means it started after t0.
 """
+import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -232,6 +235,38 @@ link "wan" {{
         log = d.read_log()
         assert "running as user nobody" in log
         assert "icmp: IPv4 raw socket" in log, log[-2000:]
+
+
+class UnprivilegedDaemon(Daemon):
+    """linewatchd started as nobody: no raw sockets at all."""
+
+    def cmd(self):
+        return ["ip", "netns", "exec", self.netns, "setpriv", "--reuid=nobody",
+                "--regid=nogroup", "--clear-groups", LINEWATCHD, "-f", "-c", self.conf]
+
+
+def test_unprivileged_ping_sockets(lab):
+    """Without root the plugin falls back to ping sockets (SOCK_DGRAM), which
+    the lab's net.ipv4.ping_group_range allows."""
+    work = tempfile.mkdtemp(prefix="lw-icmp-nobody-")
+    try:
+        os.chmod(work, 0o755)
+        shutil.chown(work, user="nobody")
+        body = f'''
+link "wan" {{
+    probe "isp" {{ type = "icmp"  target = "{Lab.ISP}"  interval = "1s"  count = "3"
+                  spacing = "100ms" }}
+}}
+'''
+        with UnprivilegedDaemon(work, body=body, netns=lab.ns("app")) as d:
+            r = d.wait_for(lambda: (p := probe(d, "isp"))["status"] != "pending" and p,
+                           timeout=20, what="a result")
+            assert r["status"] == "ok" and r["message"].startswith("0/3 lost"), r
+            log = d.read_log()
+            assert "icmp: IPv4 ping socket" in log, log[-2000:]
+            assert "raw socket" not in log
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def test_check_reports_bad_options(tmp_path):
