@@ -47,7 +47,7 @@ FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 DEPS := build-essential pkg-config clang libclang-rt-14-dev clang-format \
         libevent-dev libsnmp-dev libpcap-dev librrd-dev rrdtool rrdcached libsqlite3-dev sqlite3 \
         libconfuse-dev libjansson-dev libcurl4-openssl-dev libssl-dev libcrypt-dev libcmocka-dev \
-        snmpsim snmp snmpd snmptrapd smitools nftables iproute2 tcpreplay tshark chromium \
+        snmpsim snmp snmpd snmptrapd smitools nftables iproute2 tcpreplay tcpdump tshark chromium \
         python3-pytest python3-requests dnsmasq monitoring-plugins-basic python3-aiosmtpd iperf3 \
         python3-selenium chromium-driver valgrind curl prometheus collectd-core fping darkstat nginx-light wrk procps psmisc
 

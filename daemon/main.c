@@ -26,6 +26,7 @@
 #include "pidfile.h"
 #include "sample.h"
 #include "state.h"
+#include "replay.h"
 #include "suggest.h"
 #include "auth.h"
 #include "static_files.h"
@@ -87,6 +88,8 @@ usage(void)
 	    "usage: linewatchd [-fdtV] [-c FILE]\n"
 	    "       linewatchd --suggest-config\n"
 	    "       linewatchd --hash-password\n"
+	    "       linewatchd --replay FILE.pcap [-c FILE] [--capture NAME] [--top N]\n"
+	    "                  [--local CIDR]... [--intervals] [--table]\n"
 	    "  -f  stay in the foreground, log to stderr\n"
 	    "  -d  debug log level\n"
 	    "  -c  configuration file (default " LW_SYSCONFDIR "/linewatch.conf)\n"
@@ -281,6 +284,7 @@ on_ticket_event(const struct ticket_event *ev, void *arg)
 		.severity = ev->severity, .state = ev->state, .title = ev->title,
 		.link = ev->link, .provider = ev->provider, .circuit = ev->circuit,
 		.metrics_json = ev->metrics, .text = ev->text, .by = ev->who,
+		.device = ev->device, .blame = ev->blame,
 	};
 
 	if (!strcmp(ev->type, "opened"))
@@ -527,6 +531,10 @@ main(int argc, char *argv[])
 	int foreground = 0, debug = 0, checkonly = 0, ch, nerr = 0;
 	struct passwd *pw = NULL;
 
+	/* Offline analysis of a capture file has its own options (replay.h). */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--replay") == 0 || strncmp(argv[i], "--replay=", 9) == 0)
+			return replay_main(argc, argv);
 	while ((ch = getopt_long(argc, argv, "fdc:tV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':

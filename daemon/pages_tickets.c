@@ -467,6 +467,10 @@ ticket_page(struct pages_tickets_ctx *pt, struct evhttp_request *req, int64_t id
 		html_raw(b, "<p class=\"note\"><a href=\"/login?next=/tickets/%s\">Log in</a> to "
 			    "acknowledge, comment or resolve.</p>", jget(t, "ref"));
 	incident_graphs(b, *pt->cfgp, t);
+	html_raw(b, "<p>Packets around the opening, for the carrier: <a href=\"/api/v1/evidence"
+		    "?ticket=");
+	html_url(b, jget(t, "ref"));
+	html_raw(b, "\">evidence captures</a> (pcap, opens in Wireshark).</p>");
 	timeline(b, t);
 	html_end(b);
 	html_send(req, 200, b);
