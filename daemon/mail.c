@@ -228,24 +228,59 @@ subject_text(FILE *fp, const char *event, json_t *j)
 static void
 put_metrics(FILE *fp, json_t *metrics)
 {
-	const char *name;
-	json_t *m;
-
 	if (!json_is_object(metrics) || json_object_size(metrics) == 0)
 		return;
 	fputs("\r\nEvidence:\r\n", fp);
-	json_object_foreach(metrics, name, m)
-	{
-		json_t *v = json_object_get(m, "value");
+	for (void *it = json_object_iter(metrics); it; it = json_object_iter_next(metrics, it)) {
+		json_t *m = json_object_iter_value(it), *v = json_object_get(m, "value");
 		const char *unit = jget(m, "unit");
 		char line[256];
 
 		if (json_is_number(v))
-			snprintf(line, sizeof(line), "  %-14s %g%s%s", name, json_number_value(v),
-			         unit ? " " : "", unit ? unit : "");
+			snprintf(line, sizeof(line), "  %-14s %g%s%s", json_object_iter_key(it),
+			         json_number_value(v), unit ? " " : "", unit ? unit : "");
 		else
-			snprintf(line, sizeof(line), "  %-14s unknown", name);
+			snprintf(line, sizeof(line), "  %-14s unknown", json_object_iter_key(it));
 		put_body_text(fp, line);
+		fputs("\r\n", fp);
+	}
+}
+
+static void
+put_num(FILE *fp, json_t *p, const char *key, const char *unit)
+{
+	json_t *v = json_object_get(p, key);
+
+	if (json_is_number(v))
+		fprintf(fp, "  %s %g%s", key, json_number_value(v), unit);
+}
+
+/* One line per probe: name (hop): status, figures, message. */
+static void
+put_probes(FILE *fp, json_t *probes)
+{
+	if (!json_is_array(probes) || json_array_size(probes) == 0)
+		return;
+	fputs("\r\nProbes:\r\n", fp);
+	for (size_t i = 0; i < json_array_size(probes); i++) {
+		json_t *p = json_array_get(probes, i);
+
+		fputs("  ", fp);
+		put_body_text(fp, jget(p, "name") ? jget(p, "name") : "?");
+		if (jget(p, "hop")) {
+			fputs(" (", fp);
+			put_body_text(fp, jget(p, "hop"));
+			fputs(")", fp);
+		}
+		fputs(": ", fp);
+		put_body_text(fp, jget(p, "status") ? jget(p, "status") : "unknown");
+		put_num(fp, p, "loss", "%");
+		put_num(fp, p, "latency", " ms");
+		put_num(fp, p, "jitter", " ms");
+		if (jget(p, "message")) {
+			fputs(" - ", fp);
+			put_body_text(fp, jget(p, "message"));
+		}
 		fputs("\r\n", fp);
 	}
 }
@@ -285,19 +320,24 @@ put_body(FILE *fp, const char *event, json_t *j, int64_t id)
 	put_field(fp, "Provider:", jget(l, "provider"));
 	put_field(fp, "Circuit:", jget(l, "circuit"));
 	put_field(fp, "Link state:", jget(l, "state"));
+	put_field(fp, "Device:", jget(json_object_get(j, "device"), "name"));
 	put_field(fp, "Kind:", jget(t, "kind"));
 	put_field(fp, "Severity:", jget(t, "severity"));
 	put_field(fp, "State:", jget(t, "state"));
+	put_field(fp, "Blame:", jget(t, "blame"));
 	put_when(fp, jget(j, "time"));
 	put_metrics(fp, json_object_get(j, "metrics"));
-	if (jget(j, "comment")) {
-		fputs("\r\nComment", fp);
+	put_probes(fp, json_object_get(j, "probes"));
+	if (jget(j, "text")) {
+		/* a technician's words, or the appliance's note on the event */
 		if (jget(j, "by")) {
-			fputs(" by ", fp);
+			fputs("\r\nComment by ", fp);
 			put_body_text(fp, jget(j, "by"));
+			fputs(":\r\n", fp);
+		} else {
+			fputs("\r\nNote:\r\n", fp);
 		}
-		fputs(":\r\n", fp);
-		put_body_text(fp, jget(j, "comment"));
+		put_body_text(fp, jget(j, "text"));
 		fputs("\r\n", fp);
 	}
 	fprintf(fp, "\r\n-- \r\nlinewatch notification %" PRId64 "\r\n", id);

@@ -29,6 +29,7 @@
 #define BACKOFF_MAX_MS 60000
 #define PUMP_BATCH 64 /* traps sent per turn of the loop */
 #define TEXT_MAX 4096 /* comments and titles are cut here */
+#define PROBES_MAX 16
 
 enum dest_kind { D_UPSTREAM, D_WEBHOOK, D_EMAIL };
 
@@ -187,20 +188,57 @@ add_metric(json_t *out, const char *name, json_t *value, const char *unit)
 	json_object_set_new(out, name, m);
 }
 
-/* The evidence in one shape: {"name": {"value": V, "unit": U}}. */
+/* A probe result of the evidence, with only what is worth sending. */
 static json_t *
-metrics_json(const char *text)
+probe_json(json_t *p)
 {
-	json_t *in, *out = json_object();
-	const char *name;
-	json_t *v;
-	size_t i;
+	static const char *const texts[] = {"name", "hop", "status", "message"};
+	static const char *const nums[] = {"loss", "latency", "jitter"};
+	json_t *o = json_object();
 
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		const char *s = json_string_value(json_object_get(p, texts[i]));
+		if (s)
+			json_object_set_new(o, texts[i], jtext(s));
+	}
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		json_t *v = json_object_get(p, nums[i]);
+		if (json_is_number(v) && isfinite(json_number_value(v)))
+			json_object_set(o, nums[i], v);
+		else if (json_is_null(v))
+			json_object_set_new(o, nums[i], json_null());
+	}
+	return o;
+}
+
+static json_t *
+interface_json(json_t *ifc)
+{
+	static const char *const keys[] = {"name", "oper", "admin"};
+	json_t *o = json_object();
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		const char *s = json_string_value(json_object_get(ifc, keys[k]));
+		if (s)
+			json_object_set_new(o, keys[k], jtext(s));
+	}
+	return o;
+}
+
+/* The evidence in one shape: "metrics" {"name": {"value": V, "unit": U}},
+ * plus "probes" and "interface" when the ticket's evidence has them. */
+static void
+evidence(json_t *j, const char *text)
+{
+	json_t *in, *out = json_object(), *probes, *ifc;
+
+	json_object_set_new(j, "metrics", out);
 	if (text == NULL || (in = json_loads(text, JSON_DECODE_ANY, NULL)) == NULL)
-		return out;
+		return;
 	if (json_is_object(in)) {
-		json_object_foreach(in, name, v)
-		{
+		for (void *it = json_object_iter(in); it; it = json_object_iter_next(in, it)) {
+			const char *name = json_object_iter_key(it);
+			json_t *v = json_object_iter_value(it);
 			if (json_is_object(v))
 				add_metric(out, name, json_object_get(v, "value"),
 				           json_string_value(json_object_get(v, "unit")));
@@ -208,12 +246,23 @@ metrics_json(const char *text)
 				add_metric(out, name, v, NULL);
 		}
 	} else if (json_is_array(in)) {
-		json_array_foreach(in, i, v) add_metric(
-		    out, json_string_value(json_object_get(v, "name")), json_object_get(v, "value"),
-		    json_string_value(json_object_get(v, "unit")));
+		for (size_t i = 0; i < json_array_size(in); i++) {
+			json_t *v = json_array_get(in, i);
+			add_metric(out, json_string_value(json_object_get(v, "name")),
+			           json_object_get(v, "value"),
+			           json_string_value(json_object_get(v, "unit")));
+		}
 	}
+	if (json_is_array(probes = json_object_get(in, "probes"))) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < json_array_size(probes) && i < PROBES_MAX; i++)
+			if (json_is_object(json_array_get(probes, i)))
+				json_array_append_new(a, probe_json(json_array_get(probes, i)));
+		json_object_set_new(j, "probes", a);
+	}
+	if (json_is_object(ifc = json_object_get(in, "interface")))
+		json_object_set_new(j, "interface", interface_json(ifc));
 	json_decref(in);
-	return out;
 }
 
 static bool
@@ -258,6 +307,7 @@ notify_payload(const struct notify_event *ev, const char *site)
 		set_text(o, "severity", ev->severity);
 		set_text(o, "state", ev->state);
 		set_text(o, "title", ev->title);
+		set_text(o, "blame", ev->blame);
 		json_object_set_new(j, "ticket", o);
 	}
 	if (ev->link || ev->link_state) {
@@ -268,8 +318,13 @@ notify_payload(const struct notify_event *ev, const char *site)
 		set_text(o, "state", ev->link_state);
 		json_object_set_new(j, "link", o);
 	}
-	json_object_set_new(j, "metrics", metrics_json(ev->metrics_json));
-	set_text(j, "comment", ev->text);
+	if (ev->device) {
+		o = json_object();
+		set_text(o, "name", ev->device);
+		json_object_set_new(j, "device", o);
+	}
+	evidence(j, ev->metrics_json);
+	set_text(j, "text", ev->text);
 	set_text(j, "by", ev->by);
 	return dump(j);
 }

@@ -41,7 +41,8 @@ enum notify_type {
  * left out.  metrics_json: the evidence, either {"loss": 12.5, ...} or
  * {"loss": {"value": 12.5, "unit": "%"}, ...} or [{"name": "loss",
  * "value": 12.5, "unit": "%"}, ...]; unknown units are guessed from the
- * name (loss, utilization: %, latency, rtt, jitter: ms). */
+ * name (loss, utilization: %, latency, rtt, jitter: ms).  Its "probes"
+ * array and "interface" object (incident.c's evidence) are kept too. */
 struct notify_event {
 	enum notify_type type;
 	int64_t time_ms; /* when it happened, unix ms; 0 = now */
@@ -55,8 +56,10 @@ struct notify_event {
 	const char *circuit;
 	const char *link_state; /* "up", "degraded", "down", "unknown" */
 	const char *metrics_json;
-	const char *text; /* comment text */
-	const char *by;   /* who acted (acknowledge, comment, resolve) */
+	const char *device; /* device tickets: the device's name */
+	const char *blame;  /* link tickets: lan, cpe, isp, beyond, unknown */
+	const char *text;   /* the comment, or what the event says */
+	const char *by;     /* who acted (acknowledge, comment, resolve) */
 };
 
 struct notify;

@@ -39,6 +39,8 @@ enum lw_obj {
 	O_HB_INTERVAL,
 	O_OUTBOX_DEPTH,
 	O_OUTBOX_DROPPED,
+	O_DEVICE_NAME,
+	O_TICKET_BLAME,
 };
 
 /* lwNotifications members: linewatchMIB.0.N */
@@ -251,6 +253,8 @@ static const struct {
     {"utilization_pct", O_UTILIZATION, 100},
     {"utilization_in_pct", O_UTILIZATION, 100},
     {"utilization_out_pct", O_UTILIZATION, 100},
+    {"utilization_in", O_UTILIZATION, 100},
+    {"utilization_out", O_UTILIZATION, 100},
     {"errors", O_ERRORS, 100},
     {"errors_per_min", O_ERRORS, 100},
 };
@@ -267,44 +271,53 @@ unit_scale(enum lw_obj o, const char *unit)
 	return 1;
 }
 
-/* "loss=12.5% latency=84.2ms", and one object per known metric (the
- * largest value where two names map to one object). */
+/* "loss=12.5% latency=84.2ms": the evidence for people. */
 static void
-add_metrics(netsnmp_pdu *pdu, const struct trap_env *env, json_t *metrics)
+add_evidence(netsnmp_pdu *pdu, const struct trap_env *env, json_t *metrics)
 {
 	char text[256] = "";
 	size_t tl = 0;
-	double best[O_OUTBOX_DROPPED + 1];
-	bool have[O_OUTBOX_DROPPED + 1] = {false};
-	const char *name;
-	json_t *m;
 
-	json_object_foreach(metrics, name, m)
-	{
-		json_t *v = json_object_get(m, "value");
+	for (void *it = json_object_iter(metrics); it; it = json_object_iter_next(metrics, it)) {
+		json_t *m = json_object_iter_value(it), *v = json_object_get(m, "value");
 		const char *unit = jstr(m, "unit");
-		double x;
+		int w;
+
+		if (!json_is_number(v) || tl >= sizeof(text))
+			continue;
+		w = snprintf(text + tl, sizeof(text) - tl, "%s%s=%g%s", tl ? " " : "",
+		             json_object_iter_key(it), json_number_value(v), unit ? unit : "");
+		if (w > 0)
+			tl += (size_t)w;
+	}
+	add_str(pdu, env, O_EVIDENCE, text, 255);
+}
+
+/* One Gauge32 per metric the MIB has an object for (the largest value where
+ * two names map to one object, as utilization in and out). */
+static void
+add_metrics(netsnmp_pdu *pdu, const struct trap_env *env, json_t *metrics)
+{
+	double best[O_ERRORS + 1];
+	bool have[O_ERRORS + 1] = {false};
+
+	for (void *it = json_object_iter(metrics); it; it = json_object_iter_next(metrics, it)) {
+		const char *name = json_object_iter_key(it);
+		json_t *m = json_object_iter_value(it), *v = json_object_get(m, "value");
+		const char *unit = jstr(m, "unit");
 
 		if (!json_is_number(v))
 			continue;
-		x = json_number_value(v);
-		if (tl < sizeof(text)) {
-			int w = snprintf(text + tl, sizeof(text) - tl, "%s%s=%g%s", tl ? " " : "",
-			                 name, x, unit ? unit : "");
-			if (w > 0)
-				tl += (size_t)w;
-		}
 		for (size_t i = 0; i < sizeof(metric_map) / sizeof(metric_map[0]); i++) {
 			enum lw_obj o = metric_map[i].obj;
-			double scaled = x * unit_scale(o, unit) * metric_map[i].scale;
+			double x = json_number_value(v) * unit_scale(o, unit) * metric_map[i].scale;
 			if (strcmp(name, metric_map[i].name) != 0)
 				continue;
-			if (!have[o] || scaled > best[o])
-				best[o] = scaled;
+			if (!have[o] || x > best[o])
+				best[o] = x;
 			have[o] = true;
 		}
 	}
-	add_str(pdu, env, O_EVIDENCE, text, 255);
 	for (int o = O_LOSS; o <= O_ERRORS; o++)
 		if (have[o])
 			add_unsigned(pdu, env, (enum lw_obj)o, ASN_GAUGE, best[o]);
@@ -346,6 +359,9 @@ add_ticket(netsnmp_pdu *pdu, const struct trap_env *env, json_t *j, const char *
 	add_str(pdu, env, O_LINK_PROVIDER, jstr(l, "provider"), 255);
 	add_str(pdu, env, O_LINK_CIRCUIT, jstr(l, "circuit"), 255);
 	add_str(pdu, env, O_MESSAGE, jstr(t, "title"), 255);
+	add_evidence(pdu, env, json_object_get(j, "metrics"));
+	add_str(pdu, env, O_DEVICE_NAME, jstr(json_object_get(j, "device"), "name"), 64);
+	add_str(pdu, env, O_TICKET_BLAME, jstr(t, "blame"), 16);
 	add_metrics(pdu, env, json_object_get(j, "metrics"));
 }
 
@@ -361,7 +377,7 @@ add_link_state(netsnmp_pdu *pdu, const struct trap_env *env, json_t *j)
 	add_str(pdu, env, O_LINK_PROVIDER, jstr(l, "provider"), 255);
 	add_str(pdu, env, O_LINK_CIRCUIT, jstr(l, "circuit"), 255);
 	add_int(pdu, env, O_LINK_STATE, word_value(jstr(l, "state"), link_states, 1));
-	add_str(pdu, env, O_MESSAGE, msg ? msg : jstr(j, "comment"), 255);
+	add_str(pdu, env, O_MESSAGE, msg ? msg : jstr(j, "text"), 255);
 }
 
 static void

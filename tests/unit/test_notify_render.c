@@ -68,7 +68,7 @@ test_payload_ticket(void **state)
 	assert_string_equal(jpath(j, "ticket", "severity"), "critical");
 	assert_string_equal(jpath(j, "link", "circuit"), "ABC-12345");
 	assert_null(json_object_get(json_object_get(j, "link"), "state"));
-	assert_null(json_object_get(j, "comment"));
+	assert_null(json_object_get(j, "text"));
 	m = json_object_get(j, "metrics");
 	assert_true(json_real_value(json_object_get(json_object_get(m, "loss"), "value")) == 12.5);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(m, "loss"), "unit")),
@@ -97,7 +97,7 @@ test_payload_metric_shapes_and_bad_text(void **state)
 
 	/* never invalid JSON, never control characters; newlines stay */
 	assert_string_equal(jpath(j, "ticket", "title"), "bad ? bytes ?? here");
-	assert_string_equal(jpath(j, "comment", NULL), "line one\nline two?[31m");
+	assert_string_equal(jpath(j, "text", NULL), "line one\nline two?[31m");
 	assert_string_equal(jpath(j, "by", NULL), "alice");
 	assert_int_equal(json_object_size(m), 1);
 	assert_string_equal(
@@ -352,6 +352,85 @@ test_pdu_limits_and_refusals(void **state)
 	assert_null(trap_build_pdu(&env, SNMP_MSG_TRAP2, "[1,2]", why, sizeof(why)));
 }
 
+/* The evidence as incident.c gives it: figures (null when unknown), the
+ * probes and the interface; a device ticket; a blame verdict. */
+static const char *incident_metrics =
+    "{\"loss\": 100, \"latency\": null, \"jitter\": null, \"utilization_in\": 12.5, "
+    "\"utilization_out\": 97.25, \"errors_per_min\": 3, \"probes\": [{\"name\": \"gateway\", "
+    "\"hop\": \"gateway\", \"status\": \"critical\", \"message\": \"no answer\\u0007\", \"loss\": "
+    "100, "
+    "\"latency\": null, \"jitter\": null, \"age_s\": 2}, {\"name\": \"dns\", \"status\": \"ok\", "
+    "\"loss\": null, \"latency\": 12, \"jitter\": null, \"age_s\": 1}], \"interface\": {\"name\": "
+    "\"Gi1/0/1\", \"oper\": \"down\", \"admin\": \"up\"}}";
+
+static void
+test_incident_evidence(void **state)
+{
+	struct notify_event ev = opened;
+	char *to[] = {"noc@example.org"};
+	char *p, *m, why[128];
+	json_t *j, *pr, *v;
+	netsnmp_pdu *pdu;
+
+	ev.kind = "down";
+	ev.blame = "isp";
+	ev.metrics_json = incident_metrics;
+	p = notify_payload(&ev, "s");
+	j = load(p);
+	assert_string_equal(jpath(j, "ticket", "blame"), "isp");
+	v = json_object_get(json_object_get(json_object_get(j, "metrics"), "latency"), "value");
+	assert_true(json_is_null(v));
+	assert_null(json_object_get(json_object_get(j, "metrics"), "probes"));
+	pr = json_object_get(j, "probes");
+	assert_int_equal(json_array_size(pr), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(pr, 0), "message")),
+	                    "no answer?");
+	assert_null(json_object_get(json_array_get(pr, 0), "age_s"));
+	assert_string_equal(jpath(j, "interface", "oper"), "down");
+	json_decref(j);
+
+	pdu = trap_build_pdu(&env, SNMP_MSG_TRAP2, p, why, sizeof(why));
+	assert_str_var(pdu, 23, "isp");
+	assert_str_var(pdu, 22, "");
+	assert_int_equal(*obj(pdu, 14)->val.integer, 10000);
+	assert_null(obj(pdu, 15));                          /* latency unknown: left out */
+	assert_int_equal(*obj(pdu, 17)->val.integer, 9725); /* the busier direction */
+	assert_int_equal(*obj(pdu, 18)->val.integer, 300);
+	assert_str_var(pdu, 13,
+	               "loss=100% utilization_in=12.5% utilization_out=97.25% "
+	               "errors_per_min=3/min");
+	snmp_free_pdu(pdu);
+
+	m = mail_render(p, 9, "lw@example.org", to, 1);
+	assert_non_null(strstr(m, "  Blame:     isp\r\n"));
+	assert_non_null(strstr(m, "  latency        unknown\r\n"));
+	assert_non_null(
+	    strstr(m, "Probes:\r\n  gateway (gateway): critical  loss 100% - no answer?\r\n"
+	              "  dns: ok  latency 12 ms\r\n"));
+	free(m);
+	free(p);
+
+	/* a device ticket */
+	ev = (struct notify_event){.type = NOTIFY_OPENED,
+	                           .time_ms = T0,
+	                           .ref = "LW-000007",
+	                           .kind = "ups_battery",
+	                           .severity = "warning",
+	                           .state = "open",
+	                           .device = "ups-1",
+	                           .title = "UPS ups-1 on battery"};
+	p = notify_payload(&ev, "s");
+	pdu = trap_build_pdu(&env, SNMP_MSG_TRAP2, p, why, sizeof(why));
+	assert_str_var(pdu, 22, "ups-1");
+	assert_str_var(pdu, 8, "");
+	assert_int_equal(*obj(pdu, 6)->val.integer, 2); /* warning */
+	snmp_free_pdu(pdu);
+	m = mail_render(p, 10, "lw@example.org", to, 1);
+	assert_non_null(strstr(m, "  Device:    ups-1\r\n"));
+	free(m);
+	free(p);
+}
+
 /* --- webhook --------------------------------------------------------------- */
 
 static void
@@ -519,6 +598,7 @@ main(void)
 	    cmocka_unit_test_setup(test_pdu_event_mapping, setup_env),
 	    cmocka_unit_test_setup(test_pdu_link_state_heartbeat_cold_start, setup_env),
 	    cmocka_unit_test_setup(test_pdu_limits_and_refusals, setup_env),
+	    cmocka_unit_test_setup(test_incident_evidence, setup_env),
 	    cmocka_unit_test(test_webhook_body_and_status),
 	    cmocka_unit_test(test_mail_ticket),
 	    cmocka_unit_test(test_mail_hostile_text),
