@@ -315,3 +315,255 @@ def test_good_notification_config_checks(tmp_path):
     r = run([LINEWATCHD, "-t", "-c", str(p)])
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "configuration OK"
+
+
+# --- ticket events from real problems -----------------------------------------
+
+
+class Hook:
+    """An HTTP receiver: answers `codes` in turn (then 200), records requests."""
+
+    def __init__(self, codes=()):
+        import http.server
+        import threading
+        self.codes = list(codes)
+        self.requests = []
+        hook = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                code = hook.codes.pop(0) if hook.codes else 200
+                hook.requests.append({"code": code, "headers": dict(self.headers),
+                                      "body": json.loads(body)})
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def delivered(self):
+        return [r["body"] for r in self.requests if r["code"] == 200]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Smtp:
+    """aiosmtpd on 127.0.0.1, keeping every message."""
+
+    def __init__(self):
+        try:
+            from aiosmtpd.controller import Controller
+        except ImportError:
+            pytest.skip("python3-aiosmtpd is not installed (make deps)")
+        self.messages = []
+        box = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                import email
+                msg = email.message_from_bytes(envelope.content)
+                box.messages.append({"rcpt": list(envelope.rcpt_tos), "msg": msg,
+                                     "body": msg.get_payload(decode=True).decode()})
+                return "250 OK"
+
+        port = free_tcp_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+        self.controller.start()
+        self.port = port
+
+    def close(self):
+        self.controller.stop()
+
+
+def free_tcp_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Service:
+    """The TCP port a probe checks: closed (the link is down) until listen()."""
+
+    def __init__(self):
+        self.port = free_tcp_port()
+        self.sock = None
+
+    def listen(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(64)
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+
+def link(service):
+    """A link whose only probe is a TCP check of a local port: closed, the
+    link is down and a real ticket opens; listening, it resolves."""
+    return (f'link "svc" {{\n'
+            f'  provider = "Example Telecom"\n  circuit = "ABC-12345"\n'
+            f'  probe "web" {{ type = "tcp"  target = "127.0.0.1:{service.port}"  interval = "1s"'
+            f'  timeout = "500ms" }}\n'
+            f'  degraded {{ for = 2  clear = 2  hold-down = "1s" }}\n}}\n')
+
+
+def open_ticket(d):
+    t = d.wait_for(lambda: d.get("/api/v1/tickets?state=open")["tickets"], 30, "a ticket")[0]
+    assert t["link"] == "svc"
+    return t
+
+
+def act(d, ref, action, **body):
+    status, _, reply = d.request(f"/api/v1/tickets/{ref}/{action}",
+                                 data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    assert status == 200, reply
+    return json.loads(reply)
+
+
+def test_ticket_open_ack_resolve_reach_traps_informs_webhook_and_mail(tmp_path):
+    svc = Service()
+    hook = Hook(codes=[500, 500])
+    smtp = Smtp()
+    try:
+        with Trapd(tmp_path) as trapd:
+            t = f"udp:127.0.0.1:{trapd.port}"
+            body = (
+                link(svc) +
+                f'upstream "trap" {{ target = "{t}"  snmp = "v2c"  community = "public" }}\n'
+                f'upstream "inform" {{ target = "{t}"  snmp = "v2c"  community = "public"  '
+                f'inform = true }}\n'
+                f'upstream "v3" {{ target = "{t}"  {V3}  inform = true }}\n'
+                f'webhook "psa" {{ url = "http://127.0.0.1:{hook.port}/hook"  '
+                f'headers = {{ "Authorization: Bearer s3cret" }}  '
+                f'events = {{ "opened", "acknowledged", "resolved" }} }}\n'
+                f'email "oncall" {{ smtp = "smtp://127.0.0.1:{smtp.port}"  '
+                f'from = "linewatch@example.org"  to = {{ "noc@example.org" }}  '
+                f'starttls = false  events = {{ "opened", "acknowledged", "resolved" }} }}\n')
+            with Daemon(tmp_path, body=body, site="Example Dental") as d:
+                ticket = open_ticket(d)
+                ref = ticket["ref"]
+                act(d, ref, "ack", by="alice", text="calling the provider")
+                svc.listen()  # the problem goes away: the ticket resolves by itself
+                d.wait_for(lambda: d.get(f"/api/v1/tickets/{ref}")["state"] == "resolved", 30,
+                           "the ticket to resolve")
+
+                def all_three(notes):
+                    names = [n["trap"] for n in notes]
+                    return ("lwTicketOpened" in names and "lwTicketResolved" in names and
+                            any(n["trap"] == "lwTicketUpdated" and
+                                n.get("lwEventType") == "acknowledged(3)" for n in notes))
+                kinds = ["TRAP2, SNMP v2c", "INFORM, SNMP v2c", "INFORM, SNMP v3, user lwtrap"]
+                d.wait_for(lambda: all(all_three(only(trapd.notifications(), k)) for k in kinds),
+                           60, "opened, acknowledged and resolved at every upstream")
+                d.wait_for(lambda: len(hook.delivered()) >= 3 and len(smtp.messages) >= 3, 60,
+                           "the webhook and the mails")
+
+            for kind in kinds:
+                notes = [n for n in only(trapd.notifications(), kind)
+                         if n["trap"].startswith("lwTicket")]
+                opened = [n for n in notes if n["trap"] == "lwTicketOpened"][0]
+                assert opened["lwTicketRef"] == ref
+                assert opened["lwTicketKind"] == "down"
+                assert opened["lwTicketSeverity"] == "critical(3)"
+                assert opened["lwTicketState"] == "open(2)"
+                assert opened["lwLinkName"] == "svc"
+                assert opened["lwLinkProvider"] == "Example Telecom"
+                assert opened["lwLinkCircuit"] == "ABC-12345"
+                assert opened["lwSite"] == "Example Dental"
+                assert opened["lwMessage"] == ticket["title"]
+                ack = [n for n in notes if n.get("lwEventType") == "acknowledged(3)"][0]
+                assert ack["lwTicketState"] == "acknowledged(3)"
+                resolved = [n for n in notes if n["trap"] == "lwTicketResolved"][0]
+                assert resolved["lwTicketState"] == "resolved(4)"
+                assert resolved["lwEventType"] == "resolved(5)"
+                # in the order they happened
+                assert notes.index(opened) < notes.index(ack) < notes.index(resolved)
+
+            # webhook: 500, 500, then the same notification again; only the chosen events
+            assert [r["code"] for r in hook.requests[:3]] == [500, 500, 200]
+            ids = [r["headers"]["X-Linewatch-Id"] for r in hook.requests[:3]]
+            assert len(set(ids)) == 1
+            got = hook.delivered()
+            assert [b["event"] for b in got] == ["opened", "acknowledged", "resolved"]
+            assert [b["id"] for b in got] == sorted(b["id"] for b in got)
+            assert all(r["headers"]["Authorization"] == "Bearer s3cret" for r in hook.requests)
+            assert got[0]["ticket"]["ref"] == ref and got[0]["link"]["circuit"] == "ABC-12345"
+            assert got[1]["by"] == "alice" and "calling the provider" in got[1]["text"]
+            assert got[2]["ticket"]["state"] == "resolved"
+            assert got[0]["probes"][0]["name"] == "web"
+
+            # mail: one per event, the reference in the subject, the evidence in the body
+            subjects = [m["msg"]["Subject"] for m in smtp.messages]
+            assert subjects[0].startswith(f"{ref} opened: ")
+            assert subjects[1].startswith(f"{ref} acknowledged by alice: ")
+            assert subjects[2].startswith(f"{ref} resolved: ")
+            assert all(s.endswith("(Example Dental)") for s in subjects)
+            body = smtp.messages[0]["body"]
+            assert f"Ticket {ref} was opened." in body
+            assert "Provider:  Example Telecom" in body and "Circuit:   ABC-12345" in body
+            assert "Probes:" in body and "web: critical" in body
+            assert "calling the provider" in smtp.messages[1]["body"]
+            assert smtp.messages[0]["rcpt"] == ["noc@example.org"]
+    finally:
+        svc.close()
+        hook.close()
+        smtp.close()
+
+
+def test_tickets_during_an_outage_and_kill9_arrive_in_order(tmp_path):
+    svc = Service()
+    svc.listen()  # healthy to start with
+    with Trapd(tmp_path) as trapd:
+        body = (link(svc) +
+                f'upstream "noc" {{ target = "udp:127.0.0.1:{trapd.port}"  snmp = "v2c"  '
+                f'community = "public"  inform = true  timeout = "500ms"  retries = 0 }}\n')
+        d = Daemon(tmp_path, body=body)
+        d.start()
+        try:
+            d.wait_for(lambda: [n for n in trapd.notifications() if n["trap"] == "coldStart"],
+                       20, "coldStart")
+            trapd.stop()
+            seen = len(trapd.notifications())
+            # the upstream is down: a ticket opens and is acknowledged meanwhile
+            svc.close()
+            ref = open_ticket(d)["ref"]
+            act(d, ref, "ack", by="alice", text="on it")
+            d.wait_for(lambda: len(outbox_rows(d, "upstream:noc")) >= 2, 30,
+                       "the ticket events in the outbox")
+            d.kill9()
+            waiting = [json.loads(p)["event"] for _, p in outbox_rows(d, "upstream:noc")]
+            assert "opened" in waiting and "acknowledged" in waiting, waiting
+            d.start()
+            svc.listen()  # fixed while the upstream is still away
+            d.wait_for(lambda: d.get(f"/api/v1/tickets/{ref}")["state"] == "resolved", 30,
+                       "the ticket to resolve")
+            trapd.start()
+            d.wait_for(lambda: [n for n in trapd.notifications()[seen:]
+                                if n["trap"] == "lwTicketResolved"], 90,
+                       "everything after the upstream came back")
+            got = [(n["trap"], n.get("lwEventType")) for n in trapd.notifications()[seen:]
+                   if n["trap"] != "lwHeartbeat"]
+            want = [("lwTicketOpened", "opened(1)"), ("lwTicketUpdated", "acknowledged(3)"),
+                    ("coldStart", None), ("lwTicketResolved", "resolved(5)")]
+            # every one, in order (other updates, e.g. blame, may come between)
+            it = iter(got)
+            assert all(w in it for w in want), got
+            assert got.count(("lwTicketOpened", "opened(1)")) == 1, got
+        finally:
+            d.stop()
+            svc.close()
