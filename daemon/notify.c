@@ -948,6 +948,8 @@ int
 notify_reload(struct notify *n, const struct lw_config *cfg)
 {
 	char *site = strdup(cfg->site ? cfg->site : "");
+	oid root[MAX_OID_LEN];
+	size_t rootlen;
 	int rc;
 
 	if (site == NULL)
@@ -955,6 +957,14 @@ notify_reload(struct notify *n, const struct lw_config *cfg)
 	free(n->site);
 	n->site = site;
 	outbox_set_max(n->ob, cfg->tickets.outbox_max);
+	/* notifications already queued go out under the new root too */
+	if (trap_parse_oid(enterprise_oid(cfg), root, &rootlen) != 0) {
+		log_warnx("enterprise-oid \"%s\" is not a numeric OID: keeping the old one",
+		          enterprise_oid(cfg));
+	} else {
+		memcpy(n->env.root, root, rootlen * sizeof(oid));
+		n->env.rootlen = rootlen;
+	}
 	/* n->cfg, the old snapshot, is freed only after this returns */
 	rc = apply(n, n->cfg, cfg);
 	n->cfg = cfg;

@@ -567,3 +567,26 @@ def test_tickets_during_an_outage_and_kill9_arrive_in_order(tmp_path):
         finally:
             d.stop()
             svc.close()
+
+
+def test_enterprise_oid_moves_the_notifications(tmp_path):
+    with Trapd(tmp_path) as trapd:
+        body = (f'upstream "noc" {{ target = "udp:127.0.0.1:{trapd.port}"  snmp = "v2c"  '
+                f'community = "public"  heartbeat = "1s" }}\n')
+        d = Daemon(tmp_path, body=body, extra_top='enterprise-oid = "1.3.6.1.4.1.99999.7"')
+        with d:
+            # the shipped MIB does not cover this root: snmptrapd shows numbers
+            d.wait_for(lambda: [n for n in trapd.notifications()
+                                if n["trap"].endswith("enterprises.99999.7.0.5")], 20,
+                       "a heartbeat under 1.3.6.1.4.1.99999.7")
+            hb = [n for n in trapd.notifications()
+                  if n["trap"].endswith("enterprises.99999.7.0.5")][0]
+            assert hb["enterprises.99999.7.1.1.1"] == '"test site"', hb  # lwSite.0
+            # back to the default root on reload: names again
+            with open(d.conf) as f:
+                text = f.read().replace('enterprise-oid = "1.3.6.1.4.1.99999.7"', "")
+            with open(d.conf, "w") as f:
+                f.write(text)
+            d.signal(signal.SIGHUP)
+            d.wait_for(lambda: [n for n in trapd.notifications() if n["trap"] == "lwHeartbeat"],
+                       20, "a heartbeat under the default root")
