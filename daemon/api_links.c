@@ -198,47 +198,36 @@ link_windows(const struct lw_config *cfg, const struct lw_link *l, int64_t from_
 	return n;
 }
 
-static void
-sla(struct evhttp_request *req, const struct lw_link *l)
+json_t *
+api_links_sla_json(struct incidents *inc, const struct lw_config *cfg, const struct lw_link *l,
+    const char *month, char *err, size_t errlen)
 {
-	const struct lw_config *cfg = *api.cfgp;
-	char *q = http_query(req, "month"), month[8];
 	struct sla_interval win[MAX_WINDOWS];
 	struct sla_collect *c;
 	struct sla_result r;
 	int64_t from, to;
 	json_t *o;
 
-	if (q == NULL) {
-		time_t t = time(NULL);
-		struct tm tm;
-
-		localtime_r(&t, &tm);
-		strftime(month, sizeof(month), "%Y-%m", &tm);
-	} else
-		snprintf(month, sizeof(month), "%.7s", q);
-	if ((q && strlen(q) != 7) || sla_month_range(month, &from, &to) != 0) {
-		free(q);
-		http_reply_error(req, 400, "month must be YYYY-MM");
-		return;
+	if (strlen(month) != 7 || sla_month_range(month, &from, &to) != 0) {
+		snprintf(err, errlen, "month must be YYYY-MM");
+		return NULL;
 	}
-	free(q);
 	if ((c = calloc(1, sizeof(*c))) == NULL || (c->incidents = json_array()) == NULL) {
 		free(c);
-		http_reply_error(req, 500, "out of memory");
-		return;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
 	}
 	c->from_ms = from * 1000;
 	c->to_ms = to * 1000;
 	c->now_ms = now_ms();
 	c->nmaint = link_windows(cfg, l, from, to, win, MAX_WINDOWS);
 	c->maint = win;
-	if (ticket_link_problems(incidents_db(api.inc), l->name, c->from_ms, c->to_ms, problem_cb,
+	if (ticket_link_problems(incidents_db(inc), l->name, c->from_ms, c->to_ms, problem_cb,
 	    c) != 0) {
 		json_decref(c->incidents);
 		free(c);
-		http_reply_error(req, 500, "cannot read the ticket database (see the log)");
-		return;
+		snprintf(err, errlen, "cannot read the ticket database (see the log)");
+		return NULL;
 	}
 	sla_compute(c->down, c->ndown, c->deg, c->ndeg, win, c->nmaint, c->from_ms, c->to_ms,
 	    c->now_ms, l->sla_pct, &r);
@@ -249,8 +238,34 @@ sla(struct evhttp_request *req, const struct lw_link *l)
 	    "degraded_s", (json_int_t)(r.degraded_ms / 1000), "availability_pct",
 	    r.availability_pct, "met", r.met, "incidents", c->incidents);
 	free(c);
-	if (o == NULL) {
-		http_reply_error(req, 500, "out of memory");
+	if (o == NULL)
+		snprintf(err, errlen, "out of memory");
+	return o;
+}
+
+void
+api_links_this_month(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m", &tm);
+}
+
+static void
+sla(struct evhttp_request *req, const struct lw_link *l)
+{
+	char *q = http_query(req, "month"), month[16], err[128];
+	json_t *o;
+
+	if (q == NULL)
+		api_links_this_month(month, sizeof(month));
+	else
+		snprintf(month, sizeof(month), "%.15s", q);
+	free(q);
+	if ((o = api_links_sla_json(api.inc, *api.cfgp, l, month, err, sizeof(err))) == NULL) {
+		http_reply_error(req, strstr(err, "YYYY") ? 400 : 500, "%s", err);
 		return;
 	}
 	http_reply_json(req, 200, o);

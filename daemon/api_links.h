@@ -24,10 +24,19 @@
 #ifndef LW_API_LINKS_H
 #define LW_API_LINKS_H
 
+#include <jansson.h>
+
 #include "config.h"
 #include "http.h"
 #include "incident.h"
 #include "state.h"
+
+/* The availability report of one link and month ("YYYY-MM", local time),
+ * as GET .../sla serves it; NULL with err filled. */
+json_t *api_links_sla_json(struct incidents *inc, const struct lw_config *cfg,
+    const struct lw_link *l, const char *month, char *err, size_t errlen);
+/* "YYYY-MM" of today, local time. */
+void api_links_this_month(char *buf, size_t len);
 
 void api_links_register(struct lw_http *h, struct lw_state *st, struct incidents *inc,
     const struct lw_config *const *cfgp);

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "api_links.h"
 #include "html.h"
 #include "log.h"
 #include "pages_tickets.h"
@@ -584,6 +585,135 @@ tickets_cb(struct evhttp_request *req, const char *rest, void *arg)
 		http_reply_error(req, 405, "use POST for ticket actions");
 }
 
+static void
+hours(struct evbuffer *b, json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	char buf[64];
+
+	html_esc(b, json_is_integer(v) ? units_fmt_duration(json_integer_value(v) * 1000, buf,
+	    sizeof(buf)) : "–");
+}
+
+static void
+sla_link(struct evbuffer *b, json_t *r)
+{
+	json_t *inc, *avail = json_object_get(r, "availability_pct");
+	size_t i;
+
+	html_raw(b, "<section class=\"sla\"><h2>");
+	html_esc(b, jget(r, "link"));
+	html_raw(b, "</h2><table class=\"facts\"><tbody><tr><th>Availability</th><td><strong>");
+	if (json_is_number(avail))
+		html_raw(b, "%.3f %%", json_number_value(avail));
+	html_raw(b, "</strong> against %.3g %% contracted: ",
+	    json_number_value(json_object_get(r, "sla_pct")));
+	html_badge(b, json_is_true(json_object_get(r, "met")) ? "met" : "missed");
+	html_raw(b, "</td></tr><tr><th>Downtime</th><td>");
+	hours(b, r, "downtime_s");
+	html_raw(b, "</td></tr><tr><th>Degraded</th><td>");
+	hours(b, r, "degraded_s");
+	html_raw(b, "</td></tr><tr><th>Planned maintenance</th><td>");
+	hours(b, r, "maintenance_s");
+	html_raw(b, "</td></tr><tr><th>Period counted</th><td>");
+	hours(b, r, "counted_s");
+	html_raw(b, "</td></tr></tbody></table><table><thead><tr><th>Problem</th><th>Started</th>"
+		    "<th>Ended</th><th>Duration</th><th>Counts as</th><th>Ticket</th></tr></thead>"
+		    "<tbody>");
+	json_array_foreach(json_object_get(r, "incidents"), i, inc) {
+		html_raw(b, "<tr><td>");
+		html_esc(b, jget(inc, "kind"));
+		html_raw(b, "</td><td>");
+		html_esc(b, jget(inc, "start"));
+		html_raw(b, "</td><td>");
+		html_esc(b, jget(inc, "end") ? jget(inc, "end") : "going on");
+		html_raw(b, "</td><td>");
+		hours(b, inc, "duration_s");
+		html_raw(b, "</td><td>");
+		html_esc(b, jget(inc, "counts_as"));
+		if (jget(inc, "held")) {
+			html_raw(b, " (");
+			html_esc(b, jget(inc, "held"));
+			html_raw(b, ")");
+		}
+		html_raw(b, "</td><td>");
+		if (jget(inc, "ticket")) {
+			html_raw(b, "<a href=\"/tickets/");
+			html_url(b, jget(inc, "ticket"));
+			html_raw(b, "\">");
+			html_esc(b, jget(inc, "ticket"));
+			html_raw(b, "</a>");
+		}
+		html_raw(b, "</td></tr>");
+	}
+	if (json_array_size(json_object_get(r, "incidents")) == 0)
+		html_raw(b, "<tr><td colspan=\"6\">No incident this month.</td></tr>");
+	html_raw(b, "</tbody></table></section>");
+}
+
+static void
+sla_cb(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct pages_tickets_ctx *pt = arg;
+	const struct lw_config *cfg = *pt->cfgp;
+	char *qm = http_query(req, "month"), *ql = http_query(req, "link");
+	char month[16], err[128], title[96];
+	struct evbuffer *b;
+	struct html_page hp;
+	int shown = 0;
+
+	if (!auth_may_read(pt->auth, req)) {
+		free(qm);
+		free(ql);
+		return;
+	}
+	if (qm)
+		snprintf(month, sizeof(month), "%.15s", qm);
+	else
+		api_links_this_month(month, sizeof(month));
+	b = evbuffer_new();
+	snprintf(title, sizeof(title), "Availability report %s", month);
+	frame(pt, req, &hp, title, "sla");
+	html_begin(b, &hp);
+	html_raw(b, "<form method=\"get\" action=\"/sla\" class=\"filters\"><label>Month "
+		    "<input name=\"month\" value=\"");
+	html_esc(b, month);
+	html_raw(b, "\" pattern=\"[0-9]{4}-[0-9]{2}\" size=\"8\"></label> <button>Show</button>"
+		    "</form><p class=\"note\">");
+	html_esc(b, cfg->site);
+	html_raw(b, ". Availability = 1 − downtime ÷ period counted; planned maintenance is not "
+		    "counted; \"degraded\" is time with any open problem.</p>");
+	for (size_t i = 0; i < cfg->nlinks; i++) {
+		const struct lw_link *l = &cfg->links[i];
+		json_t *r;
+		if (ql && strcmp(ql, l->name) != 0)
+			continue;
+		if ((r = api_links_sla_json(pt->inc, cfg, l, month, err, sizeof(err))) == NULL) {
+			html_raw(b, "<p class=\"error\">");
+			html_esc(b, err);
+			html_raw(b, "</p>");
+			break;
+		}
+		html_raw(b, "<p class=\"meta\">");
+		html_esc(b, l->provider);
+		html_raw(b, " · circuit ");
+		html_esc(b, l->circuit);
+		html_raw(b, " · support ");
+		html_esc(b, l->support);
+		html_raw(b, "</p>");
+		sla_link(b, r);
+		json_decref(r);
+		shown++;
+	}
+	if (shown == 0 && cfg->nlinks == 0)
+		html_raw(b, "<p>No link is configured.</p>");
+	html_end(b);
+	html_send(req, 200, b);
+	evbuffer_free(b);
+	free(qm);
+	free(ql);
+}
+
 struct pages_tickets_ctx *
 pages_tickets_new(struct lw_http *h, struct pages *pages, struct incidents *inc,
     struct auth *auth, const struct lw_config *const *cfgp)
@@ -597,7 +727,7 @@ pages_tickets_new(struct lw_http *h, struct pages *pages, struct incidents *inc,
 	pt->auth = auth;
 	pt->cfgp = cfgp;
 	pt->pages = pages;
-	if (http_route(h, "/tickets", tickets_cb, pt) != 0) {
+	if (http_route(h, "/tickets", tickets_cb, pt) != 0 || http_route(h, "/sla", sla_cb, pt)) {
 		free(pt);
 		return NULL;
 	}

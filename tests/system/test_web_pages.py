@@ -65,3 +65,17 @@ def test_graph_parameters_are_whitelisted(tmp_path):
             assert status in (400, 404), path
             assert b"error" in body
         assert d.get("/api/v1/health")["status"] == "ok"
+
+
+def test_sla_report_page(tmp_path):
+    with Daemon(tmp_path, body=LINK) as d:
+        status, _, body = d.request("/sla?month=2026-01")
+        page = body.decode()
+        assert status == 200 and "Availability report 2026-01" in page
+        assert "isp-fibre" in page and "ABC-12345" in page
+        assert "100.000 %" in page and "No incident this month" in page
+        assert 'href="/static/print.css" media="print"' in page
+        status, _, body = d.request("/sla?month=bogus")
+        assert status == 200 and b"month must be YYYY-MM" in body
+        api = d.get("/api/v1/links/isp-fibre/sla?month=2026-01")
+        assert api["availability_pct"] == 100.0 and api["incidents"] == []
