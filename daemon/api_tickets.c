@@ -19,6 +19,7 @@
 #define BODY_MAX 16384
 
 struct api_tickets {
+	struct auth *auth;
 	struct incidents *inc;
 	struct db *db;
 	const struct lw_config *const *cfgp;
@@ -175,7 +176,7 @@ static void
 act(struct evhttp_request *req, int64_t id, const char *what)
 {
 	enum incident_action a;
-	const char *who = "local", *text = NULL;
+	const char *who, *text = NULL;
 	char err[256] = "";
 	struct pending *p;
 	json_t *body, *v;
@@ -197,16 +198,16 @@ act(struct evhttp_request *req, int64_t id, const char *what)
 		http_reply_error(req, 405, "use POST to %s a ticket", what);
 		return;
 	}
-	if (!http_from_loopback(req)) {
-		http_reply_error(req, 403, "ticket actions are accepted from this machine only "
-		    "(loopback) until web login covers the API");
+	/* A session with its CSRF token, or this machine's linewatchctl (auth.h). */
+	if ((who = auth_may_write(api.auth, req, NULL)) == NULL)
 		return;
-	}
 	if ((body = body_json(req, err, sizeof(err))) == NULL) {
 		http_reply_error(req, 400, "%s", err);
 		return;
 	}
-	if ((v = json_object_get(body, "by")) != NULL && !json_is_null(v)) {
+	/* "by" names the person only for the local client; a session is its user. */
+	if (strcmp(who, "local") == 0 && (v = json_object_get(body, "by")) != NULL &&
+	    !json_is_null(v)) {
 		if (!json_is_string(v)) {
 			json_decref(body);
 			http_reply_error(req, 400, "\"by\" must be a string");
@@ -288,8 +289,9 @@ tickets_cb(struct evhttp_request *req, const char *rest, void *arg)
 
 void
 api_tickets_register(struct lw_http *h, struct incidents *inc, struct db *db,
-    const struct lw_config *const *cfgp)
+    struct auth *auth, const struct lw_config *const *cfgp)
 {
+	api.auth = auth;
 	api.inc = inc;
 	api.db = db;
 	api.cfgp = cfgp;

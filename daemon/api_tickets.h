@@ -29,10 +29,11 @@
 
 #include "config.h"
 #include "db.h"
+#include "auth.h"
 #include "http.h"
 #include "incident.h"
 
 void api_tickets_register(struct lw_http *h, struct incidents *inc, struct db *db,
-    const struct lw_config *const *cfgp);
+    struct auth *auth, const struct lw_config *const *cfgp);
 
 #endif

@@ -4,7 +4,9 @@
  * session (random 256-bit token in an HttpOnly, SameSite=Strict cookie) with
  * its own CSRF token; every POST must carry the session and the token
  * (form field `csrf` or header `X-CSRF-Token`).  With no user configured,
- * write actions are allowed from loopback only, as user "local".
+ * write actions are allowed from loopback only, as user "local".  The local
+ * command-line client (loopback plus an X-Linewatch-Client header) may write
+ * without a session, as "local", also when users are configured.
  */
 #ifndef LW_AUTH_H
 #define LW_AUTH_H

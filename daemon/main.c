@@ -336,9 +336,11 @@ modules_start(struct lwd *d)
 	    ticket_subscribe(d->incidents, on_ticket_event, d) != 0)
 		return -1;
 	incidents_set_talkers(d->incidents, ticket_talkers_cb, d);
-	api_tickets_register(d->http, d->incidents, d->db, cfgp);
-	api_links_register(d->http, d->state, d->incidents, cfgp);
 	d->auth = auth_new(d->base, d->http, d->cfg);
+	if (d->auth == NULL)
+		return -1;
+	api_tickets_register(d->http, d->incidents, d->db, d->auth, cfgp);
+	api_links_register(d->http, d->state, d->incidents, cfgp);
 	d->static_files = static_files_new(d->http, cfgp);
 	d->graph = graph_new(d->base, d->http, cfgp);
 	if (d->auth == NULL || d->static_files == NULL || d->graph == NULL)

@@ -174,3 +174,28 @@ def test_bad_tls_key_is_a_clear_startup_error(tmp_path):
     r = subprocess.run(d.cmd(), capture_output=True, text=True, timeout=10)
     assert r.returncode != 0
     assert "tls-cert /nonexistent/cert.pem" in r.stderr
+
+
+def test_ticket_api_writes_need_session_and_csrf(tmp_path, tech_hash):
+    """With users configured, a POST needs the session and its CSRF token; the
+    local command-line client (loopback + X-Linewatch-Client) is let in."""
+    import json as _json
+    body = f'web-user "tech" {{ hash = "{tech_hash}" }}\n'
+    with Daemon(tmp_path, body=body) as d:
+        hdr = {"Content-Type": "application/json"}
+        status, _, out = raw(d, "POST", "/api/v1/tickets/LW-000001/ack", "{}", hdr)
+        assert status == 401, out
+        status, hdrs, _ = login(d, "tech", "s3cret-password")
+        token = header(hdrs, "Set-Cookie")[0].split(";")[0]
+        status, _, out = raw(d, "POST", "/api/v1/tickets/LW-000001/ack", "{}",
+                             dict(hdr, Cookie=token))
+        assert status == 403 and b"CSRF" in out
+        page = raw(d, "GET", "/login", headers={"Cookie": token})[2]
+        csrf = page.split(b'name="csrf-token" content="')[1].split(b'"')[0].decode()
+        status, _, out = raw(d, "POST", "/api/v1/tickets/LW-000001/ack", "{}",
+                             dict(hdr, Cookie=token, **{"X-CSRF-Token": csrf}))
+        assert status == 404, out  # authorised: the ticket just does not exist
+        status, _, out = raw(d, "POST", "/api/v1/tickets/LW-000001/ack", "{}",
+                             dict(hdr, **{"X-Linewatch-Client": "test"}))
+        assert status == 404, out
+        assert _json.loads(out)["error"]
