@@ -19,6 +19,8 @@ per second:
   (fping and the plugin alternate for BENCH_ICMP_ROUNDS rounds, default 3)
   linewatchd   the daemon with the same probes, RRD through rrdcached
   linewatchd   the same, RRD files written directly by librrd (no rrdcached)
+  linewatchd   rrdcached, runs of 5 echoes 1 s apart every 5 s: the same echo
+               rate, a fifth of the results (samples, RRD updates)
 
 Echoes are counted by an nftables counter on the ISP host (echo requests that
 arrived), CPU from getrusage of the fping and driver children and from
@@ -130,11 +132,14 @@ def api(path):
     return json.loads(out)
 
 
-def run_linewatchd(workdir, rrdcached, collect_rtt):
-    """One linewatchd phase; returns (CPU s, echoes, rtts, rrdcached CPU s)."""
+def run_linewatchd(workdir, rrdcached, collect_rtt, count=1):
+    """One linewatchd phase; returns (CPU s, echoes, rtts, rrdcached CPU s).
+    count > 1: runs of `count` echoes 1 s apart every `count` seconds (still
+    one echo per target per second, one result per run)."""
     shutil.rmtree(os.path.join(workdir, "state"), ignore_errors=True)
-    probes = "".join(f'    probe "t{i}" {{ type = "icmp"  target = "{a}"  interval = "1s"  '
-                     f'count = "1" }}\n' for i, a in enumerate(targets()))
+    probes = "".join(f'    probe "t{i}" {{ type = "icmp"  target = "{a}"  interval = "{count}s"  '
+                     f'count = "{count}"  spacing = "1s" }}\n'
+                     for i, a in enumerate(targets()))
     sock = os.path.join(workdir, "rrdcached.sock")
     conf = os.path.join(workdir, "linewatch.conf")
     with open(conf, "w") as f:
@@ -177,7 +182,7 @@ link "wan" {{
                     break
             except (subprocess.CalledProcessError, ValueError):
                 pass
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline + count:
                 raise RuntimeError("probes did not all report in 60 s")
             time.sleep(0.5)
         time.sleep(2)
@@ -259,6 +264,9 @@ def main():
                         extra={"rrdcached_cpu_s": round(rc, 3)}))
     cpu, n, rtts, _ = run_linewatchd(workdir, False, False)
     phases.append(phase("linewatchd, librrd", cpu, n, rtts, ref=fp))
+    cpu, n, rtts, rc = run_linewatchd(workdir, True, False, count=5)
+    phases.append(phase("linewatchd, 5 per run", cpu, n, rtts, ref=fp,
+                        extra={"rrdcached_cpu_s": round(rc, 3)}))
 
     print(f"CPU ratios against {fp['name']} (same even spread as linewatchd), the median "
           f"of {ROUNDS} rounds; the plugin row is its median round")
