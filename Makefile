@@ -94,7 +94,7 @@ $(BUILD)/linewatchctl: $(BUILD)/obj/linewatchctl.o $(BUILD)/libcore.a
 
 $(BUILD)/plugins/%.so: plugins/%.c daemon/linewatch_plugin.h | $(BUILD)/plugins
 	@echo "  CC $<"
-	@$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(SANFLAGS) $(PKG_LIBS)
+	@$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(SANFLAGS) $(PKG_LIBS) -lm
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcore.a | $(BUILD)/tests
 	@echo "  CC $<"

@@ -359,7 +359,7 @@ static cfg_opt_t device_opts[] = {
  * third-party plugins take theirs through `options = {"key=value"}`. */
 static const char *const probe_plugin_keys[] = {
 	"count", "spacing", "size", "family", "port", "expect", "expect-status", "query", "record",
-	"server", "cert-warning", "insecure", "method", "shell", "warning", "critical", NULL,
+	"server", "cert-warning", "insecure", "method", "shell", "warning", "critical", "wait", NULL,
 };
 
 static cfg_opt_t probe_opts[] = {
@@ -384,6 +384,7 @@ static cfg_opt_t probe_opts[] = {
 	CFG_STR("shell", NULL, CFGF_NONE),
 	CFG_STR("warning", NULL, CFGF_NONE),
 	CFG_STR("critical", NULL, CFGF_NONE),
+	CFG_STR("wait", NULL, CFGF_NONE),
 	CFG_STR_LIST("arguments", "{}", CFGF_NONE),
 	CFG_STR_LIST("options", "{}", CFGF_NONE),
 	CFG_END(),
