@@ -371,16 +371,19 @@ result(struct dest *d, enum deliver_result r, const char *why)
 	const char *kind = kind_names[d->kind];
 	struct timeval tv;
 	int64_t wait;
+	char safe[256];
 
 	d->inflight = NULL;
 	if (it == NULL)
 		return;
+	/* may quote the receiver (an SMTP or HTTP server): untrusted */
+	why = log_safe(safe, sizeof(safe), why ? why : "");
 	if (r == DELIVER_OK) {
 		if (d->fails > 0)
 			log_info("%s \"%s\": delivering again after %u failed attempt%s", kind,
 			         d->name, d->fails, d->fails == 1 ? "" : "s");
 		log_debug("%s \"%s\": notification #%" PRId64 " delivered (%s)", kind, d->name,
-		          it->id, why ? why : "ok");
+		          it->id, why[0] ? why : "ok");
 		d->fails = 0;
 		d->delivered++;
 		d->last_ok_ms = wall_ms();
@@ -390,17 +393,17 @@ result(struct dest *d, enum deliver_result r, const char *why)
 	}
 	if (r == DELIVER_REJECT) {
 		log_warnx("%s \"%s\": notification #%" PRId64 " refused, dropped: %s", kind,
-		          d->name, it->id, why ? why : "refused");
+		          d->name, it->id, why[0] ? why : "refused");
 		d->fails = 0;
 		d->rejected++;
-		snprintf(d->last_error, sizeof(d->last_error), "%s", why ? why : "refused");
+		snprintf(d->last_error, sizeof(d->last_error), "%s", why[0] ? why : "refused");
 		outbox_done(d->n->ob, it);
 		return;
 	}
 	it->busy = false;
 	d->fails++;
 	d->failed++;
-	snprintf(d->last_error, sizeof(d->last_error), "%s", why ? why : "failed");
+	snprintf(d->last_error, sizeof(d->last_error), "%s", why[0] ? why : "failed");
 	wait = backoff_ms(d->fails);
 	if (d->fails == 1 || d->fails % 10 == 0)
 		log_warnx("%s \"%s\": cannot deliver notification #%" PRId64 " (%s): %zu waiting, "
@@ -798,8 +801,9 @@ apply(struct notify *n, const struct lw_config *old, const struct lw_config *cfg
 			if ((d = dest_new(n, kinds[k].kind, name, c)) == NULL)
 				return -1;
 			d->keep = true;
-			d->next = n->dests;
-			n->dests = d;
+			for (tail = &n->dests; *tail; tail = &(*tail)->next)
+				;
+			*tail = d; /* configuration order, for the API */
 			kick(d);
 		}
 	/* removed from the configuration: what they had queued goes */
@@ -1026,6 +1030,26 @@ notify_foreach(struct notify *n, void (*cb)(const struct notify_dest_stats *s, v
 		};
 		cb(&s, arg);
 	}
+}
+
+void
+notify_totals(struct notify *n, struct notify_totals *t)
+{
+	struct outbox_stats st;
+
+	memset(t, 0, sizeof(*t));
+	outbox_get_stats(n->ob, &st);
+	t->waiting = st.items;
+	t->max = n->cfg->tickets.outbox_max;
+	t->dropped_heartbeat = st.dropped[OUTBOX_HEARTBEAT];
+	t->dropped_state = st.dropped[OUTBOX_STATE];
+	t->dropped_ticket = st.dropped[OUTBOX_TICKET];
+	t->write_errors = st.write_errors;
+	for (size_t i = 0; i < n->env.engine_id_len && 2 * i + 2 < sizeof(t->engine_id); i++)
+		snprintf(t->engine_id + 2 * i, sizeof(t->engine_id) - 2 * i, "%02x",
+		         n->env.engine_id[i]);
+	t->engine_boots = n->env.engine_boots;
+	t->enterprise_oid = enterprise_oid(n->cfg);
 }
 
 /* --- configuration check -------------------------------------------------- */

@@ -92,9 +92,20 @@ struct notify_dest_stats {
 	int64_t last_ok_ms;     /* 0 = never */
 	const char *last_error; /* "" when none */
 };
-/* Calls cb for each destination; returns the outbox totals. */
+/* Calls cb for each destination, in configuration order by kind. */
 void notify_foreach(struct notify *n, void (*cb)(const struct notify_dest_stats *s, void *arg),
                     void *arg);
+
+struct notify_totals {
+	uint64_t waiting; /* items in the outbox, every destination */
+	uint64_t max;     /* tickets { outbox-max } */
+	uint64_t dropped_heartbeat, dropped_state, dropped_ticket; /* since start */
+	uint64_t write_errors;
+	char engine_id[72]; /* hex, for SNMPv3 traps */
+	uint32_t engine_boots;
+	const char *enterprise_oid;
+};
+void notify_totals(struct notify *n, struct notify_totals *t);
 
 /* The JSON payload of an event (web/webhook.md, without "id"); caller
  * frees.  NULL if ev->type is not valid. */

@@ -590,3 +590,42 @@ def test_enterprise_oid_moves_the_notifications(tmp_path):
             d.signal(signal.SIGHUP)
             d.wait_for(lambda: [n for n in trapd.notifications() if n["trap"] == "lwHeartbeat"],
                        20, "a heartbeat under the default root")
+
+
+def test_status_api_and_metrics_show_a_failing_upstream(tmp_path):
+    dead = free_udp_port()
+    hook = Hook()
+    try:
+        body = (f'upstream "noc" {{ target = "udp:127.0.0.1:{dead}"  snmp = "v2c"  '
+                f'community = "s3cretcommunity"  inform = true  timeout = "300ms"  retries = 0  '
+                f'heartbeat = "1s" }}\n'
+                f'webhook "psa" {{ url = "http://127.0.0.1:{hook.port}/"  '
+                f'headers = {{ "X-Token: t0psecret" }} }}\n')
+        with Daemon(tmp_path, body=body) as d:
+            def failing():
+                s = d.get("/api/v1/notifications")
+                up = [x for x in s["destinations"] if x["kind"] == "upstream"][0]
+                return s if up["failing_for"] >= 2 and up["waiting"] >= 2 else None
+            s = d.wait_for(failing, 30, "the upstream to be failing")
+            up, wh = s["destinations"]
+            assert (up["kind"], up["name"], wh["kind"], wh["name"]) == \
+                ("upstream", "noc", "webhook", "psa")
+            assert "no acknowledgement" in up["last_error"]
+            assert up["delivered"] == 0 and up["last_delivered"] is None
+            assert wh["waiting"] == 0 and wh["failing_for"] == 0
+            assert s["outbox"]["waiting"] >= 2 and s["outbox"]["max"] == 10000
+            assert s["outbox"]["dropped"] == {"heartbeat": 0, "state_change": 0,
+                                              "ticket_event": 0}
+            assert re.fullmatch(r"80001f8880[0-9a-f]{16}", s["snmp"]["engine_id"])
+            assert s["snmp"]["enterprise_oid"] == "1.3.6.1.4.1.8072.9999.9999"
+            status, _, metrics = d.request("/metrics")
+            assert status == 200
+            text = metrics.decode()
+            assert re.search(r'linewatch_notify_waiting\{kind="upstream",destination="noc"\} '
+                             r'[1-9]', text), text
+            assert 'linewatch_notify_dropped_total{class="heartbeat"} 0' in text
+            for secret in ("s3cretcommunity", "t0psecret"):
+                assert secret not in json.dumps(s) and secret not in text
+                assert secret not in d.read_log()
+    finally:
+        hook.close()
