@@ -44,6 +44,7 @@
 #include "api_traffic.h"
 #include "db.h"
 #include "notify.h"
+#include "api_notify.h"
 #include "incident.h"
 #include "api_tickets.h"
 #include "api_links.h"
@@ -352,6 +353,9 @@ modules_start(struct lwd *d)
 	if ((d->metrics = metrics_new(d->http, d->state, d->auth, cfgp)) == NULL ||
 	    metrics_add_source(d->metrics, rrd_metrics, d->rrd) != 0 ||
 	    metrics_add_source(d->metrics, graph_metrics, d->graph) != 0)
+		return -1;
+	if (api_notify_register(d->http, d->notify, d->auth) != 0 ||
+	    metrics_add_source(d->metrics, api_notify_metrics, d->notify) != 0)
 		return -1;
 	if ((d->probes = probe_engine_new(d->base, d->bus, d->cfg)) == NULL)
 		return -1;
