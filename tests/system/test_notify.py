@@ -629,3 +629,27 @@ def test_status_api_and_metrics_show_a_failing_upstream(tmp_path):
                 assert secret not in d.read_log()
     finally:
         hook.close()
+
+
+def test_full_outbox_drops_heartbeats_first_and_keeps_ticket_events(tmp_path):
+    svc = Service()  # closed: a ticket opens
+    ups = "".join(
+        f'upstream "u{i}" {{ target = "udp:127.0.0.1:{free_udp_port()}"  snmp = "v2c"  '
+        f'community = "public"  inform = true  timeout = "200ms"  retries = 0  '
+        f'heartbeat = "1s" }}\n' for i in range(10))
+    body = link(svc) + ups + 'tickets {\n  outbox-max = 100\n}\n'
+    with Daemon(tmp_path, body=body) as d:
+        ref = open_ticket(d)["ref"]
+        d.wait_for(lambda: d.get("/api/v1/notifications")["outbox"]["dropped"]["heartbeat"] >= 30,
+                   60, "thirty heartbeats dropped")
+        s = d.get("/api/v1/notifications")
+        assert s["outbox"]["waiting"] <= 100
+        assert s["outbox"]["dropped"]["ticket_event"] == 0
+        assert sum(x["dropped"] for x in s["destinations"]) >= 30
+        assert re.search(r"outbox full \(100 notifications\): dropped heartbeat #\d+ for "
+                         r"upstream:u\d", d.read_log())
+        # every upstream still has the ticket's opening waiting for it
+        for i in range(10):
+            events = [json.loads(p) for _, p in outbox_rows(d, f"upstream:u{i}")]
+            assert any(e["event"] == "opened" and e["ticket"]["ref"] == ref for e in events)
+    svc.close()
