@@ -12,8 +12,11 @@
  *        body (JSON object, may be empty): {"by": "who", "text": "..."};
  *        comment needs text.  Answers with the TICKET after the change is
  *        committed to the database; 404 unknown ticket, 409 wrong state,
- *        400 bad body, 403 not from loopback (until the web login does the
- *        API), 503 database refusing writes.  "by" defaults to "local".
+ *        400 bad body, 503 database refusing writes.  Who may write is
+ *        auth_may_write()'s (auth.h): a web session with its CSRF token (the
+ *        session's user acts), or "local" - from loopback when no web-user
+ *        is configured, or linewatchctl from loopback (X-Linewatch-Client);
+ *        otherwise 401/403.  For "local", "by" names the person.
  *
  * TICKET: ref, key, subject (link|device|site), name, kind, title, severity
  * (warning|critical), state (open|acknowledged|resolved), flapping, blame
