@@ -7,11 +7,13 @@
  * coldStart when the daemon starts and an lwHeartbeat every `heartbeat`.
  * Items are written to state-dir/linewatch.db before they are sent and
  * removed once delivered (trap: sent; inform: acknowledged; webhook: 2xx;
- * mail: accepted by the SMTP server); see outbox.h.  A destination delivers its items one
- * at a time, in order; a failure is retried after a back-off (1 s doubling
- * to 1 min) until it succeeds, across restarts.  A webhook answering 4xx
- * other than 401, 403, 404, 408, 425 and 429 refuses the payload itself:
- * that item is dropped and logged.
+ * mail: accepted by the SMTP server); see outbox.h.  A destination delivers
+ * its items one at a time, in order; a failure is retried after a back-off
+ * (1 s doubling to 1 min) until it succeeds, across restarts: delivery is at
+ * least once.  A webhook answering 4xx other than 401, 403, 404, 408, 425
+ * and 429 refuses the payload itself: that item is dropped and logged.
+ * heartbeat = "0s" sends no heartbeats.  Traps are fire and forget: only
+ * informs, webhooks and mail know that the receiver has it.
  *
  * The payload of every item is the JSON document of web/webhook.md
  * (without "id", which is the item's outbox id, added when sent).
