@@ -73,6 +73,7 @@ struct lwd {
 	struct pages_tickets_ctx *pages_tickets;
 	struct metrics *metrics;
 	struct rrd_store *rrd;
+	json_t *link_states; /* link name -> last state told upstream */
 	/* MODULES: fields */
 	struct snmp_poller *snmp;
 	struct probe_engine *probes;
@@ -276,6 +277,39 @@ graph_metrics(struct evbuffer *b, void *arg)
 }
 
 /* MODULES: ticket events (incident.h) to notifications and capture evidence */
+/* Link state changes only with a ticket event: tell upstream each change
+ * once (lwLinkStateChanged). */
+static void
+link_state_check(struct lwd *d, const char *link, int64_t time_ms)
+{
+	const struct lw_link *l = config_link(d->cfg, link);
+	struct incident_link_status st;
+	json_t *old;
+	char text[160];
+
+	if (l == NULL || d->notify == NULL || incidents_link_status(d->incidents, link, &st) != 0)
+		return;
+	if (d->link_states == NULL && (d->link_states = json_object()) == NULL)
+		return;
+	old = json_object_get(d->link_states, link);
+	if (old != NULL && strcmp(json_string_value(old), st.state) == 0)
+		return;
+	snprintf(text, sizeof(text), "link %s is %s (was %s)", link, st.state,
+	    old ? json_string_value(old) : "ok");
+	struct notify_event ne = {
+		.type = NOTIFY_LINK_STATE, .time_ms = time_ms, .link = link,
+		.provider = l->provider, .circuit = l->circuit,
+		.link_state = strcmp(st.state, "ok") == 0 ? "up" : st.state, .blame = st.blame,
+		.text = text,
+	};
+	if (st.ticket != NULL) {
+		ne.ref = st.ticket->ref;
+		ne.title = st.ticket->title;
+	}
+	notify_post(d->notify, &ne);
+	json_object_set_new(d->link_states, link, json_string(st.state));
+}
+
 static void
 on_ticket_event(const struct ticket_event *ev, void *arg)
 {
@@ -303,6 +337,8 @@ on_ticket_event(const struct ticket_event *ev, void *arg)
 		ne.type = NOTIFY_UPDATED;
 	if (ne.type != 0 && d->notify != NULL)
 		notify_post(d->notify, &ne);
+	if (ev->link != NULL)
+		link_state_check(d, ev->link, ev->time_ms);
 	if ((ne.type == NOTIFY_OPENED || ne.type == NOTIFY_REOPENED) && ev->link &&
 	    d->captures != NULL)
 		captures_ticket_opened(d->captures, ev->link, ev->ref, (time_t)(ev->time_ms / 1000));
@@ -521,6 +557,7 @@ teardown(struct lwd *d)
 		event_free(d->ev_hup);
 	event_base_free(d->base);
 	pidfile_remove(d->pidfile);
+	json_decref(d->link_states);
 	config_free(d->cfg);
 }
 

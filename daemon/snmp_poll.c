@@ -2310,6 +2310,9 @@ dev_open(struct dev *d, char *err, size_t errlen)
 		free(msg);
 		goto out;
 	}
+	/* net-snmp clears DONT_PROBE when it opens the session; without it the
+	 * first v3 send would run a blocking engine probe on the loop. */
+	snmp_sess_session(d->sess)->flags |= SNMP_FLAGS_DONT_PROBE;
 	tr = snmp_sess_transport(d->sess);
 	if (tr == NULL || tr->sock < 0) {
 		snprintf(err, errlen, "SNMP session to %s has no socket", peer);

@@ -236,8 +236,8 @@ def test_daemon_mode_detaches_and_writes_pidfile(tmp_path):
                    "the pidfile")
     try:
         os.kill(pid, 0)
-        status, _, body = d.request("/api/v1/health")
-        assert status == 200 and json.loads(body)["status"] == "ok"
+        h = wait_for(lambda: d.get("/api/v1/health"), 10, "the detached daemon's health")
+        assert h["status"] == "ok"
         # Detached: a session leader of its own, no controlling terminal.
         stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
         assert int(stat[3]) == int(stat[2]) or int(stat[3]) != os.getpgrp()

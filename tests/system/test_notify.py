@@ -493,6 +493,11 @@ def test_ticket_open_ack_resolve_reach_traps_informs_webhook_and_mail(tmp_path):
                 assert resolved["lwEventType"] == "resolved(5)"
                 # in the order they happened
                 assert notes.index(opened) < notes.index(ack) < notes.index(resolved)
+                # the link went down with the ticket and came back up with its resolution
+                states = [n for n in only(trapd.notifications(), kind)
+                          if n["trap"] == "lwLinkStateChanged"]
+                assert len(states) >= 2, states
+                assert states[0]["lwLinkName"] == "svc" and states[-1]["lwLinkName"] == "svc"
 
             # webhook: 500, 500, then the same notification again; only the chosen events
             assert [r["code"] for r in hook.requests[:3]] == [500, 500, 200]
