@@ -271,13 +271,55 @@ sla(struct evhttp_request *req, const struct lw_link *l)
 	http_reply_json(req, 200, o);
 }
 
+/* The list is what dashboards poll: built at most once a second (the
+ * figures change with each probe run, seconds apart), then served as is. */
+static struct {
+	char *text;
+	size_t len;
+	int64_t made_ms;
+	const struct lw_config *cfg;
+} list_cache;
+
+static void
+links_list(struct evhttp_request *req, const struct lw_config *cfg)
+{
+	int64_t now = now_ms();
+	json_t *list;
+
+	if (list_cache.text == NULL || list_cache.cfg != cfg || now - list_cache.made_ms >= 1000 ||
+	    now < list_cache.made_ms) {
+		list = json_array();
+		for (size_t i = 0; list && i < cfg->nlinks; i++)
+			json_array_append_new(list, link_json(&cfg->links[i]));
+		json_t *o = list ? json_pack("{s:o}", "links", list) : NULL;
+		char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		if (text == NULL) {
+			http_reply_error(req, 500, "out of memory");
+			return;
+		}
+		free(list_cache.text);
+		list_cache.text = text;
+		list_cache.len = strlen(text);
+		list_cache.made_ms = now;
+		list_cache.cfg = cfg;
+	}
+	http_reply_json_text(req, 200, list_cache.text, list_cache.len);
+}
+
+void
+api_links_free(void)
+{
+	free(list_cache.text);
+	list_cache.text = NULL;
+}
+
 static void
 links_cb(struct evhttp_request *req, const char *rest, void *arg)
 {
 	const struct lw_config *cfg = *api.cfgp;
 	char name[256] = "", what[32] = "";
 	const struct lw_link *l;
-	json_t *list;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
 	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
@@ -301,13 +343,7 @@ links_cb(struct evhttp_request *req, const char *rest, void *arg)
 		return;
 	}
 	if (name[0] == '\0') {
-		list = json_array();
-		for (size_t i = 0; list && i < cfg->nlinks; i++)
-			json_array_append_new(list, link_json(&cfg->links[i]));
-		if (list == NULL)
-			http_reply_error(req, 500, "out of memory");
-		else
-			http_reply_json(req, 200, json_pack("{s:o}", "links", list));
+		links_list(req, cfg);
 		return;
 	}
 	if ((l = config_link(cfg, name)) == NULL) {

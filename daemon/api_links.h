@@ -38,6 +38,9 @@ json_t *api_links_sla_json(struct incidents *inc, const struct lw_config *cfg,
 /* "YYYY-MM" of today, local time. */
 void api_links_this_month(char *buf, size_t len);
 
+/* Frees the cached list at shutdown. */
+void api_links_free(void);
+
 void api_links_register(struct lw_http *h, struct lw_state *st, struct incidents *inc,
     const struct lw_config *const *cfgp);
 

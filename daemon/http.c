@@ -37,6 +37,8 @@ struct lw_http {
 	struct route *routes;
 	size_t nroutes;
 	SSL_CTX *tls; /* NULL: plain HTTP */
+	http_guard guard; /* may this request read /api/? (login, public-status) */
+	void *guard_arg;
 	unsigned long requests;
 	unsigned long not_found;
 };
@@ -236,12 +238,42 @@ dispatch(struct evhttp_request *req, void *arg)
 		http_reply_error(req, 400, "bad request path");
 		return;
 	}
+	/* Reads of the JSON API follow the same rule as the pages; health stays
+	 * open so that liveness checks need no credentials. */
+	if (h->guard && evhttp_request_get_command(req) != EVHTTP_REQ_POST &&
+	    strncmp(path, "/api/", 5) == 0 && strcmp(path, "/api/v1/health") != 0 &&
+	    !h->guard(req, h->guard_arg))
+		return;
 	if ((i = http_route_lookup(h, path, &rest)) < 0) {
 		h->not_found++;
 		http_reply_error(req, 404, "no such page: %s", "see /api/v1/health");
 		return;
 	}
 	h->routes[i].cb(req, rest, h->routes[i].arg);
+}
+
+void
+http_set_guard(struct lw_http *h, http_guard guard, void *arg)
+{
+	h->guard = guard;
+	h->guard_arg = arg;
+}
+
+void
+http_reply_json_text(struct evhttp_request *req, int code, const char *text, size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	if (buf == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	evbuffer_add(buf, text, len);
+	add_security_headers(req);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/json");
+	evhttp_send_reply(req, code, NULL, buf);
+	evbuffer_free(buf);
 }
 
 int

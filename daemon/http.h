@@ -25,7 +25,13 @@ int http_route(struct lw_http *h, const char *prefix, http_handler cb, void *arg
 /* Index of the route serving path (longest prefix), *rest after it; -1 none. */
 int http_route_lookup(const struct lw_http *h, const char *path, const char **rest);
 
+/* A check run before every GET of /api/ except /api/v1/health: returns 1 to
+ * go on, or 0 after answering (401). */
+typedef int (*http_guard)(struct evhttp_request *req, void *arg);
+void http_set_guard(struct lw_http *h, http_guard guard, void *arg);
+
 /* Reply helpers: json is stolen (json_decref'd). */
+void http_reply_json_text(struct evhttp_request *req, int code, const char *text, size_t len);
 void http_reply_json(struct evhttp_request *req, int code, json_t *json);
 void http_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -353,6 +353,12 @@ ticket_talkers_cb(const char *link, time_t from, time_t to, void *arg)
 }
 
 static int
+api_read_guard(struct evhttp_request *req, void *arg)
+{
+	return auth_may_read(arg, req);
+}
+
+static int
 modules_start(struct lwd *d)
 {
 	const struct lw_config *const *cfgp = (const struct lw_config *const *)&d->cfg;
@@ -376,6 +382,7 @@ modules_start(struct lwd *d)
 	d->auth = auth_new(d->base, d->http, d->cfg);
 	if (d->auth == NULL)
 		return -1;
+	http_set_guard(d->http, api_read_guard, d->auth);
 	api_tickets_register(d->http, d->incidents, d->db, d->auth, cfgp);
 	api_links_register(d->http, d->state, d->incidents, cfgp);
 	d->static_files = static_files_new(d->http, cfgp);
@@ -437,6 +444,7 @@ modules_stop(struct lwd *d)
 	d->db = NULL;
 	rrd_store_free(d->rrd);
 	d->rrd = NULL;
+	api_links_free();
 	metrics_free(d->metrics);
 	pages_tickets_free(d->pages_tickets);
 	pages_free(d->pages);

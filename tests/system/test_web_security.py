@@ -199,3 +199,19 @@ def test_ticket_api_writes_need_session_and_csrf(tmp_path, tech_hash):
                              dict(hdr, **{"X-Linewatch-Client": "test"}))
         assert status == 404, out
         assert _json.loads(out)["error"]
+
+
+def test_api_reads_need_login_when_not_public(tmp_path, tech_hash):
+    body = f'web-user "tech" {{ hash = "{tech_hash}" }}\n'
+    d = Daemon(tmp_path, body=body)
+    text = open(d.conf).read().replace("http {\n", 'http {\n    public-status = "no"\n')
+    open(d.conf, "w").write(text)
+    with d:
+        for path in ["/api/v1/links", "/api/v1/devices", "/api/v1/probes", "/api/v1/tickets",
+                     "/", "/tickets", "/metrics"]:
+            assert raw(d, "GET", path)[0] == 401, path
+        assert raw(d, "GET", "/api/v1/health")[0] == 200  # liveness stays open
+        status, hdrs, _ = login(d, "tech", "s3cret-password")
+        token = header(hdrs, "Set-Cookie")[0].split(";")[0]
+        for path in ["/api/v1/links", "/api/v1/devices", "/api/v1/tickets", "/", "/metrics"]:
+            assert raw(d, "GET", path, headers={"Cookie": token})[0] == 200, path
