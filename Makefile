@@ -155,7 +155,7 @@ install: all
 	else install -m 0640 etc/linewatch.conf $(DESTDIR)$(SYSCONFDIR)/linewatch.conf; fi
 
 fmt:
-	clang-format -i daemon/*.c daemon/*.h $(wildcard plugins/*.c) $(UNIT_SRCS) $(FUZZ_SRCS)
+	clang-format -i daemon/*.c daemon/*.h $(wildcard plugins/*.c plugins/*.h) $(UNIT_SRCS) $(FUZZ_SRCS)
 
 clean:
 	rm -rf build build-san tests/out

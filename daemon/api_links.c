@@ -75,7 +75,7 @@ probe_json(const struct lw_probe *p)
 	char when[32];
 
 	o = json_pack("{s:o, s:o, s:o, s:o}", "name", jstr(p->name), "type", jstr(p->type),
-	    "target", jstr(p->target), "hop", jstr(hop_name(p->hop)));
+	              "target", jstr(p->target), "hop", jstr(hop_name(p->hop)));
 	if (o == NULL)
 		return NULL;
 	if (s == NULL) {
@@ -88,12 +88,13 @@ probe_json(const struct lw_probe *p)
 	json_object_set_new(o, "status", json_string(lw_status_name(s->status)));
 	json_object_set_new(o, "message", jstr(s->message ? s->message : ""));
 	json_object_set_new(o, "time",
-	    jstr(ticket_iso((int64_t)s->ts.tv_sec * 1000, when, sizeof(when))));
+	                    jstr(ticket_iso((int64_t)s->ts.tv_sec * 1000, when, sizeof(when))));
 	m = json_object();
 	for (size_t i = 0; m && i < s->nmetrics; i++)
-		json_object_set_new(m, s->metrics[i].name,
+		json_object_set_new(
+		    m, s->metrics[i].name,
 		    json_pack("{s:o, s:o}", "value", jnum(s->metrics[i].valid, s->metrics[i].value),
-		        "unit", jstr(s->metrics[i].unit ? s->metrics[i].unit : "")));
+		              "unit", jstr(s->metrics[i].unit ? s->metrics[i].unit : "")));
 	json_object_set_new(o, "metrics", m ? m : json_object());
 	return o;
 }
@@ -112,15 +113,16 @@ link_json(const struct lw_link *l)
 		json_array_append_new(refs, json_string(ls.open[i]->ref));
 	if (ls.ticket)
 		tk = json_pack("{s:s, s:o, s:s, s:s, s:o, s:o, s:b}", "ref", ls.ticket->ref, "kind",
-		    jstr(ls.ticket->kind), "severity", ticket_severity_name(ls.ticket->severity),
-		    "state", ticket_state_name(ls.ticket->state), "title", jstr(ls.ticket->title),
-		    "blame", jstr(ls.ticket->blame), "flapping", ls.ticket->flapping);
-	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:s, s:b}", "name", jstr(l->name),
-	    "provider", jstr(l->provider), "circuit", jstr(l->circuit), "support",
-	    jstr(l->support), "device", jstr(l->device), "interface", jstr(l->interface),
-	    "bandwidth_bps", l->bandwidth_bps ? json_integer((json_int_t)l->bandwidth_bps) :
-	    json_null(), "sla_pct", l->sla_pct, "state", ls.state ? ls.state : "unknown",
-	    "maintenance", ls.maintenance);
+		               jstr(ls.ticket->kind), "severity",
+		               ticket_severity_name(ls.ticket->severity), "state",
+		               ticket_state_name(ls.ticket->state), "title", jstr(ls.ticket->title),
+		               "blame", jstr(ls.ticket->blame), "flapping", ls.ticket->flapping);
+	o = json_pack(
+	    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:s, s:b}", "name", jstr(l->name), "provider",
+	    jstr(l->provider), "circuit", jstr(l->circuit), "support", jstr(l->support), "device",
+	    jstr(l->device), "interface", jstr(l->interface), "bandwidth_bps",
+	    l->bandwidth_bps ? json_integer((json_int_t)l->bandwidth_bps) : json_null(), "sla_pct",
+	    l->sla_pct, "state", ls.state ? ls.state : "unknown", "maintenance", ls.maintenance);
 	if (o == NULL) {
 		json_decref(probes);
 		json_decref(refs);
@@ -157,7 +159,7 @@ problem_cb(const struct ticket_problem *p, void *arg)
 {
 	struct sla_collect *c = arg;
 	bool down = strcmp(p->kind, "down") == 0;
-	struct sla_interval iv = { p->start_ms, p->end_ms > 0 ? p->end_ms : c->now_ms };
+	struct sla_interval iv = {p->start_ms, p->end_ms > 0 ? p->end_ms : c->now_ms};
 	struct sla_interval one = iv;
 	int64_t end = c->to_ms < c->now_ms ? c->to_ms : c->now_ms;
 	char ref[16];
@@ -169,9 +171,10 @@ problem_cb(const struct ticket_problem *p, void *arg)
 		c->deg[c->ndeg++] = iv;
 	if (p->ticket_id > 0)
 		ticket_ref(p->ticket_id, ref, sizeof(ref));
-	o = json_pack("{s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:s}", "kind", p->kind, "start",
-	    jstr(ticket_iso(p->start_ms, (char[32]){ 0 }, 32)), "end",
-	    p->end_ms > 0 ? jstr(ticket_iso(p->end_ms, (char[32]){ 0 }, 32)) : json_null(),
+	o = json_pack(
+	    "{s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:s}", "kind", p->kind, "start",
+	    jstr(ticket_iso(p->start_ms, (char[32]){0}, 32)), "end",
+	    p->end_ms > 0 ? jstr(ticket_iso(p->end_ms, (char[32]){0}, 32)) : json_null(),
 	    "duration_s", (json_int_t)((iv.end_ms - iv.start_ms) / 1000), "counted_s",
 	    (json_int_t)(sla_union_ms(&one, 1, c->from_ms, end, c->maint, c->nmaint) / 1000),
 	    "ticket", p->ticket_id > 0 ? json_string(ref) : json_null(), "held", jstr(p->held),
@@ -181,8 +184,8 @@ problem_cb(const struct ticket_problem *p, void *arg)
 }
 
 static size_t
-link_windows(const struct lw_config *cfg, const struct lw_link *l, int64_t from_s,
-    int64_t to_s, struct sla_interval *out, size_t max)
+link_windows(const struct lw_config *cfg, const struct lw_link *l, int64_t from_s, int64_t to_s,
+             struct sla_interval *out, size_t max)
 {
 	size_t n = 0;
 
@@ -200,7 +203,7 @@ link_windows(const struct lw_config *cfg, const struct lw_link *l, int64_t from_
 
 json_t *
 api_links_sla_json(struct incidents *inc, const struct lw_config *cfg, const struct lw_link *l,
-    const char *month, char *err, size_t errlen)
+                   const char *month, char *err, size_t errlen)
 {
 	struct sla_interval win[MAX_WINDOWS];
 	struct sla_collect *c;
@@ -222,17 +225,18 @@ api_links_sla_json(struct incidents *inc, const struct lw_config *cfg, const str
 	c->now_ms = now_ms();
 	c->nmaint = link_windows(cfg, l, from, to, win, MAX_WINDOWS);
 	c->maint = win;
-	if (ticket_link_problems(incidents_db(inc), l->name, c->from_ms, c->to_ms, problem_cb,
-	    c) != 0) {
+	if (ticket_link_problems(incidents_db(inc), l->name, c->from_ms, c->to_ms, problem_cb, c) !=
+	    0) {
 		json_decref(c->incidents);
 		free(c);
 		snprintf(err, errlen, "cannot read the ticket database (see the log)");
 		return NULL;
 	}
 	sla_compute(c->down, c->ndown, c->deg, c->ndeg, win, c->nmaint, c->from_ms, c->to_ms,
-	    c->now_ms, l->sla_pct, &r);
-	o = json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:o}", "link", l->name,
-	    "month", month, "sla_pct", l->sla_pct, "period_s", (json_int_t)(r.period_ms / 1000),
+	            c->now_ms, l->sla_pct, &r);
+	o = json_pack(
+	    "{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:o}", "link", l->name, "month",
+	    month, "sla_pct", l->sla_pct, "period_s", (json_int_t)(r.period_ms / 1000),
 	    "maintenance_s", (json_int_t)(r.maintenance_ms / 1000), "counted_s",
 	    (json_int_t)(r.counted_ms / 1000), "downtime_s", (json_int_t)(r.downtime_ms / 1000),
 	    "degraded_s", (json_int_t)(r.degraded_ms / 1000), "availability_pct",
@@ -355,12 +359,13 @@ links_cb(struct evhttp_request *req, const char *rest, void *arg)
 	else if (strcmp(what, "sla") == 0)
 		sla(req, l);
 	else
-		http_reply_error(req, 404, "no such page: use /api/v1/links/%s or .../sla", l->name);
+		http_reply_error(req, 404, "no such page: use /api/v1/links/%s or .../sla",
+		                 l->name);
 }
 
 void
 api_links_register(struct lw_http *h, struct lw_state *st, struct incidents *inc,
-    const struct lw_config *const *cfgp)
+                   const struct lw_config *const *cfgp)
 {
 	api.st = st;
 	api.inc = inc;

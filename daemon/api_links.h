@@ -34,7 +34,7 @@
 /* The availability report of one link and month ("YYYY-MM", local time),
  * as GET .../sla serves it; NULL with err filled. */
 json_t *api_links_sla_json(struct incidents *inc, const struct lw_config *cfg,
-    const struct lw_link *l, const char *month, char *err, size_t errlen);
+                           const struct lw_link *l, const char *month, char *err, size_t errlen);
 /* "YYYY-MM" of today, local time. */
 void api_links_this_month(char *buf, size_t len);
 
@@ -42,6 +42,6 @@ void api_links_this_month(char *buf, size_t len);
 void api_links_free(void);
 
 void api_links_register(struct lw_http *h, struct lw_state *st, struct incidents *inc,
-    const struct lw_config *const *cfgp);
+                        const struct lw_config *const *cfgp);
 
 #endif

@@ -72,10 +72,10 @@ list_tickets(struct evhttp_request *req)
 	if (bad)
 		http_reply_error(req, 400, "limit must be 1 to %d and offset 0 or more", LIST_MAX);
 	else if (state && strcmp(state, "open") != 0 && strcmp(state, "acknowledged") != 0 &&
-	    strcmp(state, "resolved") != 0 && strcmp(state, "all") != 0)
+	         strcmp(state, "resolved") != 0 && strcmp(state, "all") != 0)
 		http_reply_error(req, 400, "state must be open, acknowledged, resolved or all");
-	else if ((j = ticket_list_json(api.db, state, link, (int)limit, (int)offset,
-	    now_ms())) == NULL)
+	else if ((j = ticket_list_json(api.db, state, link, (int)limit, (int)offset, now_ms())) ==
+	         NULL)
 		http_reply_error(req, 500, "cannot read the ticket database (see the log)");
 	else
 		http_reply_json(req, 200, j);
@@ -165,7 +165,7 @@ body_json(struct evhttp_request *req, char *err, size_t errlen)
 	free(s);
 	if (j == NULL || !json_is_object(j)) {
 		snprintf(err, errlen, "the body must be a JSON object%s%s", j ? "" : ": ",
-		    j ? "" : je.text);
+		         j ? "" : je.text);
 		json_decref(j);
 		return NULL;
 	}
@@ -288,8 +288,8 @@ tickets_cb(struct evhttp_request *req, const char *rest, void *arg)
 }
 
 void
-api_tickets_register(struct lw_http *h, struct incidents *inc, struct db *db,
-    struct auth *auth, const struct lw_config *const *cfgp)
+api_tickets_register(struct lw_http *h, struct incidents *inc, struct db *db, struct auth *auth,
+                     const struct lw_config *const *cfgp)
 {
 	api.auth = auth;
 	api.inc = inc;

@@ -37,6 +37,6 @@
 #include "incident.h"
 
 void api_tickets_register(struct lw_http *h, struct incidents *inc, struct db *db,
-    struct auth *auth, const struct lw_config *const *cfgp);
+                          struct auth *auth, const struct lw_config *const *cfgp);
 
 #endif

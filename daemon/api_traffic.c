@@ -70,11 +70,11 @@ traffic_query(struct evhttp_request *req, struct captures *cs, const char *name)
 		http_reply_error(req, 404, "no capture named like that");
 		return;
 	}
-	if (num_param(req, "to", now, &to) < 0 || num_param(req, "from", to - DEFAULT_SPAN_S,
-	    &from) < 0 || num_param(req, "top", 20, &top) < 0 || top < 1 || top > TOP_MAX ||
-	    from > to) {
+	if (num_param(req, "to", now, &to) < 0 ||
+	    num_param(req, "from", to - DEFAULT_SPAN_S, &from) < 0 ||
+	    num_param(req, "top", 20, &top) < 0 || top < 1 || top > TOP_MAX || from > to) {
 		http_reply_error(req, 400, "from and to are unix seconds (from <= to), top 1..%d",
-		    TOP_MAX);
+		                 TOP_MAX);
 		return;
 	}
 	if (captures_db(cs) == NULL) {
@@ -160,9 +160,10 @@ evidence_list(struct evhttp_request *req, struct captures *cs)
 			    !S_ISREG(st.st_mode))
 				continue;
 			snprintf(url, sizeof(url), "/api/v1/evidence/%s", de->d_name);
-			json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:s}", "file",
-			    de->d_name, "bytes", (json_int_t)st.st_size, "time",
-			    (json_int_t)st.st_mtime, "url", url));
+			json_array_append_new(a,
+			                      json_pack("{s:s, s:I, s:I, s:s}", "file", de->d_name,
+			                                "bytes", (json_int_t)st.st_size, "time",
+			                                (json_int_t)st.st_mtime, "url", url));
 		}
 		closedir(d);
 	}
@@ -204,17 +205,17 @@ evidence_get(struct evhttp_request *req, struct captures *cs, const char *name)
 	}
 	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", name);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "application/vnd.tcpdump.pcap");
+	                  "application/vnd.tcpdump.pcap");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Disposition", disp);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
-	    "nosniff");
+	                  "nosniff");
 	evhttp_send_reply(req, 200, "OK", buf);
 	evbuffer_free(buf);
 }
 
 static const char *
 form_value(struct evkeyvalq *form, int parsed, struct evhttp_request *req, const char *key,
-    char **owned)
+           char **owned)
 {
 	const char *v = parsed ? evhttp_find_header(form, key) : NULL;
 
@@ -236,8 +237,8 @@ evidence_post(struct evhttp_request *req, struct api_traffic *at)
 	cap = form_value(&form, parsed, req, "capture", &q1);
 	ref = form_value(&form, parsed, req, "ticket", &q2);
 	csrf = form_value(&form, parsed, req, "csrf", &q3);
-	if (at->auth != NULL ? auth_may_write(at->auth, req, csrf) == NULL :
-	    !http_from_loopback(req)) {
+	if (at->auth != NULL ? auth_may_write(at->auth, req, csrf) == NULL
+	                     : !http_from_loopback(req)) {
 		if (at->auth == NULL)
 			http_reply_error(req, 403, "evidence can be requested from loopback only");
 		goto out;
@@ -248,7 +249,8 @@ evidence_post(struct evhttp_request *req, struct api_traffic *at)
 	}
 	if (evidence_file_name(cap, ref, name, sizeof(name)) != 0 ||
 	    evidence_trigger(c, ref, time(NULL)) != 0) {
-		http_reply_error(req, 503, "capture %s cannot record evidence now", "(see the log)");
+		http_reply_error(req, 503, "capture %s cannot record evidence now",
+		                 "(see the log)");
 		goto out;
 	}
 	snprintf(url, sizeof(url), "/api/v1/evidence/%s", name);

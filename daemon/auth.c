@@ -220,8 +220,8 @@ auth_may_read(struct auth *a, struct evhttp_request *req)
 static int
 local_client(struct evhttp_request *req)
 {
-	return http_from_loopback(req) &&
-	    evhttp_find_header(evhttp_request_get_input_headers(req), "X-Linewatch-Client") != NULL;
+	return http_from_loopback(req) && evhttp_find_header(evhttp_request_get_input_headers(req),
+	                                                     "X-Linewatch-Client") != NULL;
 }
 
 const char *
@@ -233,9 +233,10 @@ auth_may_write(struct auth *a, struct evhttp_request *req, const char *body_csrf
 	if (a->cfg->nusers == 0) {
 		if (http_from_loopback(req))
 			return "local";
-		http_reply_error(req, 403, "no web-user is configured: write actions are only "
-		    "allowed from this machine (loopback); add a web-user section "
-		    "(linewatchd --hash-password)");
+		http_reply_error(req, 403,
+		                 "no web-user is configured: write actions are only "
+		                 "allowed from this machine (loopback); add a web-user section "
+		                 "(linewatchd --hash-password)");
 		return NULL;
 	}
 	s = find_session(a, req);
@@ -308,7 +309,7 @@ static void
 login_page(struct auth *a, struct evhttp_request *req, int code, const char *msg)
 {
 	struct evbuffer *b = evbuffer_new();
-	struct html_page p = { .title = "Log in", .site = a->cfg->site, .active = "" };
+	struct html_page p = {.title = "Log in", .site = a->cfg->site, .active = ""};
 
 	p.user = auth_user(a, req);
 	p.csrf = p.user ? auth_csrf(a, req) : NULL;
@@ -322,19 +323,19 @@ login_page(struct auth *a, struct evhttp_request *req, int code, const char *msg
 	html_begin(b, &p);
 	if (a->cfg->nusers == 0)
 		html_raw(b, "<p class=\"note\">No web user is configured. Create a password hash "
-			    "with <code>linewatchd --hash-password</code> and add <code>web-user "
-			    "\"name\" { hash = \"...\" }</code> to the configuration, then reload. "
-			    "Until then, changes are only accepted from this machine.</p>");
+		            "with <code>linewatchd --hash-password</code> and add <code>web-user "
+		            "\"name\" { hash = \"...\" }</code> to the configuration, then reload. "
+		            "Until then, changes are only accepted from this machine.</p>");
 	if (msg) {
 		html_raw(b, "<p class=\"error\" role=\"alert\">");
 		html_esc(b, msg);
 		html_raw(b, "</p>");
 	}
 	html_raw(b, "<form method=\"post\" action=\"/login\" class=\"login\">"
-		    "<label>User <input name=\"user\" autocomplete=\"username\" required></label>"
-		    "<label>Password <input name=\"password\" type=\"password\" "
-		    "autocomplete=\"current-password\" required></label>"
-		    "<input type=\"hidden\" name=\"next\" value=\"");
+	            "<label>User <input name=\"user\" autocomplete=\"username\" required></label>"
+	            "<label>Password <input name=\"password\" type=\"password\" "
+	            "autocomplete=\"current-password\" required></label>"
+	            "<input type=\"hidden\" name=\"next\" value=\"");
 	html_esc(b, next ? next : "/");
 	html_raw(b, "\"><button type=\"submit\">Log in</button></form>");
 	html_end(b);
@@ -347,7 +348,7 @@ static int
 safe_next(const char *next)
 {
 	return next && next[0] == '/' && next[1] != '/' && next[1] != '\\' &&
-	    strpbrk(next, "\r\n") == NULL;
+	       strpbrk(next, "\r\n") == NULL;
 }
 
 static struct session *
@@ -388,7 +389,7 @@ finish_login(struct login_job *j)
 		p->failures++;
 		a->stats.logins_failed++;
 		log_warnx("web: login failed for user \"%s\" from %s (%d in %d s)", j->user,
-		    j->peer, p->failures, FAIL_WINDOW_S);
+		          j->peer, p->failures, FAIL_WINDOW_S);
 		login_page(a, req, 401, "Wrong user or password.");
 		return;
 	}
@@ -397,7 +398,7 @@ finish_login(struct login_job *j)
 	a->stats.logins_ok++;
 	log_info("web: user \"%s\" logged in from %s", j->user, j->peer);
 	snprintf(cookie, sizeof(cookie), COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s",
-	    s->token, a->tls ? "; Secure" : "");
+	         s->token, a->tls ? "; Secure" : "");
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Set-Cookie", cookie);
 	evhttp_add_header(h, "Location", safe_next(j->next) ? j->next : "/");
@@ -483,7 +484,7 @@ login_post(struct auth *a, struct evhttp_request *req)
 	if (p->failures >= FAIL_LIMIT) {
 		a->stats.logins_limited++;
 		log_warnx("web: login from %s refused: %d failures in %d s", j->peer, p->failures,
-		    FAIL_WINDOW_S);
+		          FAIL_WINDOW_S);
 		evhttp_clear_headers(&form);
 		free(j);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "300");
@@ -553,7 +554,8 @@ logout_cb(struct evhttp_request *req, const char *rest, void *arg)
 	}
 	evhttp_clear_headers(&form);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Set-Cookie", COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+	evhttp_add_header(h, "Set-Cookie",
+	                  COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
 	evhttp_add_header(h, "Location", "/");
 	evhttp_send_reply(req, 303, "See Other", NULL);
 }

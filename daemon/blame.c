@@ -8,16 +8,16 @@
 #include "units.h"
 
 static const char *const names[] = {
-	[BLAME_UNKNOWN] = "unknown", [BLAME_LAN] = "lan", [BLAME_CPE] = "cpe",
-	[BLAME_ISP] = "isp",         [BLAME_BEYOND] = "beyond",
+    [BLAME_UNKNOWN] = "unknown", [BLAME_LAN] = "lan",       [BLAME_CPE] = "cpe",
+    [BLAME_ISP] = "isp",         [BLAME_BEYOND] = "beyond",
 };
 
 static const char *const phrases[] = {
-	[BLAME_UNKNOWN] = "",
-	[BLAME_LAN] = "LAN traffic fills the line",
-	[BLAME_CPE] = "the edge router",
-	[BLAME_ISP] = "the provider's side",
-	[BLAME_BEYOND] = "beyond the provider's gateway",
+    [BLAME_UNKNOWN] = "",
+    [BLAME_LAN] = "LAN traffic fills the line",
+    [BLAME_CPE] = "the edge router",
+    [BLAME_ISP] = "the provider's side",
+    [BLAME_BEYOND] = "beyond the provider's gateway",
 };
 
 const char *
@@ -41,8 +41,7 @@ blame_parse(const char *s)
 	return BLAME_UNKNOWN;
 }
 
-static void __attribute__((format(printf, 2, 3)))
-reason(struct blame *b, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) reason(struct blame *b, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -79,16 +78,17 @@ probe_reason(struct blame *b, const struct blame_probe *p)
 		snprintf(what, sizeof(what), "no answer");
 	else {
 		if (p->loss_valid)
-			n += (size_t)snprintf(what + n, sizeof(what) - n, "%.0f%% loss", p->loss_pct);
+			n += (size_t)snprintf(what + n, sizeof(what) - n, "%.0f%% loss",
+			                      p->loss_pct);
 		if (p->latency_valid && n < sizeof(what))
-			n += (size_t)snprintf(what + n, sizeof(what) - n, "%s%.1f ms", n ? ", " : "",
-			    p->latency_ms);
+			n += (size_t)snprintf(what + n, sizeof(what) - n, "%s%.1f ms",
+			                      n ? ", " : "", p->latency_ms);
 		if (p->jitter_valid && n < sizeof(what))
 			snprintf(what + n, sizeof(what) - n, "%sjitter %.1f ms", n ? ", " : "",
-			    p->jitter_ms);
+			         p->jitter_ms);
 	}
 	reason(b, "%s (%s, hop %s): %s", p->name ? p->name : "?", p->target ? p->target : "?",
-	    hop_word(p->hop), what[0] ? what : "no figures");
+	       hop_word(p->hop), what[0] ? what : "no figures");
 }
 
 static bool
@@ -131,7 +131,7 @@ rule_cpe(const struct blame_input *in, struct blame *b)
 	}
 	if (in->reboot_age_s >= 0 && in->reboot_age_s <= BLAME_REBOOT_RECENT_S) {
 		reason(b, "%s rebooted %lld min ago (sysUpTime restarted)", devname(in),
-		    (long long)(in->reboot_age_s / 60));
+		       (long long)(in->reboot_age_s / 60));
 		return true;
 	}
 	if (in->iface_known && in->admin_down) {
@@ -139,9 +139,10 @@ rule_cpe(const struct blame_input *in, struct blame *b)
 		return true;
 	}
 	if (dirty(in)) {
-		reason(b, "%s counts %.0f input errors and discards per minute (threshold %.0f): "
-		    "faulty port or cable, or a dirty line", ifname(in), in->errors_per_min,
-		    in->errors_threshold);
+		reason(b,
+		       "%s counts %.0f input errors and discards per minute (threshold %.0f): "
+		       "faulty port or cable, or a dirty line",
+		       ifname(in), in->errors_per_min, in->errors_threshold);
 		return true;
 	}
 	return false;
@@ -155,13 +156,14 @@ rule_lan(const struct blame_input *in, struct blame *b)
 	if (!saturated(in))
 		return false;
 	if (in->bandwidth_bps > 0)
-		reason(b, "%s %s at %.0f%% of %s (threshold %.0f%%): the line is full",
-		    ifname(in), in->util_outbound ? "outbound" : "inbound", in->util_pct,
-		    units_fmt_rate(in->bandwidth_bps, rate, sizeof(rate)), in->util_threshold_pct);
+		reason(b, "%s %s at %.0f%% of %s (threshold %.0f%%): the line is full", ifname(in),
+		       in->util_outbound ? "outbound" : "inbound", in->util_pct,
+		       units_fmt_rate(in->bandwidth_bps, rate, sizeof(rate)),
+		       in->util_threshold_pct);
 	else
 		reason(b, "%s %s at %.0f%% of its speed (threshold %.0f%%): the line is full",
-		    ifname(in), in->util_outbound ? "outbound" : "inbound", in->util_pct,
-		    in->util_threshold_pct);
+		       ifname(in), in->util_outbound ? "outbound" : "inbound", in->util_pct,
+		       in->util_threshold_pct);
 	if (in->top_talkers && in->top_talkers[0])
 		reason(b, "top talkers: %s", in->top_talkers);
 	return true;
@@ -178,7 +180,7 @@ local_clean_reasons(const struct blame_input *in, struct blame *b)
 		if (in->util_valid)
 			snprintf(u, sizeof(u), ", %.0f%% utilization", in->util_pct);
 		reason(b, "%s is clean: %.0f errors/min%s", ifname(in),
-		    in->errors_valid ? in->errors_per_min : 0.0, u);
+		       in->errors_valid ? in->errors_per_min : 0.0, u);
 	}
 }
 
@@ -189,8 +191,10 @@ rule_carrier(const struct blame_input *in, struct blame *b)
 		return false;
 	if (in->device_known && !in->device_reachable)
 		return false;
-	reason(b, "%s has no carrier (ifOperStatus down, ifAdminStatus up) while %s answers "
-	    "SNMP: the line or the provider's equipment", ifname(in), devname(in));
+	reason(b,
+	       "%s has no carrier (ifOperStatus down, ifAdminStatus up) while %s answers "
+	       "SNMP: the line or the provider's equipment",
+	       ifname(in), devname(in));
 	return true;
 }
 
@@ -233,10 +237,10 @@ rule_hops(const struct blame_input *in, struct blame *b)
 	}
 	if (far_bad)
 		reason(b, "only far targets are probed: add a probe with hop = \"gateway\" to tell "
-		    "the provider's side from beyond it");
+		          "the provider's side from beyond it");
 	else if (unplaced_bad)
 		reason(b, "the failing probes have no hop: set hop = \"gateway\", \"isp\" or "
-		    "\"internet\" to locate the fault");
+		          "\"internet\" to locate the fault");
 	return BLAME_UNKNOWN;
 }
 

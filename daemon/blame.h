@@ -56,8 +56,8 @@ struct blame_input {
 	bool oper_down;
 	bool admin_down;
 	bool util_valid;
-	double util_pct;     /* max of in and out, of the link's bandwidth */
-	bool util_outbound;  /* the max is the outbound direction */
+	double util_pct;    /* max of in and out, of the link's bandwidth */
+	bool util_outbound; /* the max is the outbound direction */
 	double bandwidth_bps;
 	bool errors_valid;
 	double errors_per_min; /* input errors + discards */

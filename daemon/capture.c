@@ -124,13 +124,14 @@ header_bytes(enum decode_result r, const struct decode_pkt *p, const uint8_t *b,
 	}
 	switch (p->proto) {
 	case 6:
-		n = caplen > p->l4_off + 12 ? p->l4_off + (uint32_t)(b[p->l4_off + 12] >> 4) * 4 :
-		    caplen;
+		n = caplen > p->l4_off + 12 ? p->l4_off + (uint32_t)(b[p->l4_off + 12] >> 4) * 4
+		                            : caplen;
 		break;
 	case 1:
 	case 58:
-		if ((p->proto == 1 && (p->icmp_type == 3 || p->icmp_type == 11 ||
-		    p->icmp_type == 12)) || (p->proto == 58 && p->icmp_type < 5))
+		if ((p->proto == 1 &&
+		     (p->icmp_type == 3 || p->icmp_type == 11 || p->icmp_type == 12)) ||
+		    (p->proto == 58 && p->icmp_type < 5))
 			return caplen;
 		n = p->l4_off + 8;
 		break;
@@ -208,7 +209,7 @@ struct dump_arg {
 
 static void
 dump_frame(const struct timeval *ts, uint32_t caplen, uint32_t wirelen, const uint8_t *data,
-    void *arg)
+           void *arg)
 {
 	struct dump_arg *d = arg;
 
@@ -240,7 +241,7 @@ start_evidence(struct capture *c, const struct ev_request *rq)
 {
 	struct ev_active *a = NULL;
 	struct dump_arg d;
-	struct timeval since = { .tv_sec = rq->t - (time_t)(c->ring_ms / 1000) };
+	struct timeval since = {.tv_sec = rq->t - (time_t)(c->ring_ms / 1000)};
 
 	for (int i = 0; i < EVIDENCE_ACTIVE; i++)
 		if (c->active[i].f == NULL) {
@@ -281,7 +282,7 @@ static void *
 capture_main(void *arg)
 {
 	struct capture *c = arg;
-	struct pollfd pfd = { .fd = pcap_get_selectable_fd(c->pcap), .events = POLLIN };
+	struct pollfd pfd = {.fd = pcap_get_selectable_fd(c->pcap), .events = POLLIN};
 	struct timeval now;
 	int n, pollerr = 0;
 
@@ -300,8 +301,8 @@ capture_main(void *arg)
 		gettimeofday(&now, NULL);
 		if (n == PCAP_ERROR) {
 			pthread_mutex_lock(&c->lock);
-			snprintf(c->error, sizeof(c->error), "%s", pollerr ? strerror(pollerr) :
-			    pcap_geterr(c->pcap));
+			snprintf(c->error, sizeof(c->error), "%s",
+			         pollerr ? strerror(pollerr) : pcap_geterr(c->pcap));
 			c->running = 0;
 			pthread_mutex_unlock(&c->lock);
 			notify(c);
@@ -330,33 +331,34 @@ publish(struct capture *c, const struct traffic_report *r)
 	char msg[128];
 	struct lw_metric m[9];
 	struct lw_sample s = {
-		.kind = LW_SUBJ_CAPTURE,
-		.link = c->link,
-		.name = c->name,
-		.ts = r->end,
-		.interval_ms = c->interval_us / 1000,
-		.status = LW_OK,
-		.metrics = m,
-		.nmetrics = 9,
+	    .kind = LW_SUBJ_CAPTURE,
+	    .link = c->link,
+	    .name = c->name,
+	    .ts = r->end,
+	    .interval_ms = c->interval_us / 1000,
+	    .status = LW_OK,
+	    .metrics = m,
+	    .nmetrics = 9,
 	};
-	static const char *const names[TC_N] = { "tcp_bps", "udp_bps", "icmp_bps", "other_bps" };
+	static const char *const names[TC_N] = {"tcp_bps", "udp_bps", "icmp_bps", "other_bps"};
 
 	for (int i = DECODE_OK + 1; i < DECODE_NRESULTS; i++)
 		if (i != DECODE_NOT_IP)
 			bad += r->malformed[i];
-	m[0] = (struct lw_metric){ "total_bps", "bps", secs > 0 ? (double)r->bytes * 8 / secs : 0,
-		secs > 0 };
+	m[0] = (struct lw_metric){"total_bps", "bps", secs > 0 ? (double)r->bytes * 8 / secs : 0,
+	                          secs > 0};
 	for (int i = 0; i < TC_N; i++)
-		m[1 + i] = (struct lw_metric){ names[i], "bps",
-			secs > 0 ? (double)r->class_bytes[i] * 8 / secs : 0, secs > 0 };
-	m[5] = (struct lw_metric){ "pps", "pps", secs > 0 ? (double)r->pkts / secs : 0, secs > 0 };
-	m[6] = (struct lw_metric){ "drops", "packets", (double)r->drops, r->drops_valid };
-	m[7] = (struct lw_metric){ "interface_drops", "packets", (double)r->ifdrops,
-		r->drops_valid };
-	m[8] = (struct lw_metric){ "undecoded", "packets", (double)bad, true };
+		m[1 + i] = (struct lw_metric){
+		    names[i], "bps", secs > 0 ? (double)r->class_bytes[i] * 8 / secs : 0, secs > 0};
+	m[5] = (struct lw_metric){"pps", "pps", secs > 0 ? (double)r->pkts / secs : 0, secs > 0};
+	m[6] = (struct lw_metric){"drops", "packets", (double)r->drops, r->drops_valid};
+	m[7] = (struct lw_metric){"interface_drops", "packets", (double)r->ifdrops, r->drops_valid};
+	m[8] = (struct lw_metric){"undecoded", "packets", (double)bad, true};
 	if (r->drops_valid && r->drops > 0) {
-		snprintf(msg, sizeof(msg), "%llu packets dropped by the kernel: traffic figures are "
-		    "low", (unsigned long long)r->drops);
+		snprintf(msg, sizeof(msg),
+		         "%llu packets dropped by the kernel: traffic figures are "
+		         "low",
+		         (unsigned long long)r->drops);
 		s.status = LW_WARNING;
 		s.message = msg;
 	}
@@ -394,17 +396,18 @@ on_notify(evutil_socket_t fd, short what, void *arg)
 		c->total_drops += c->latest->drops;
 		c->total_ifdrops += c->latest->ifdrops;
 		if (c->latest->drops_valid && c->latest->drops > 0)
-			log_warnx("capture %s: %llu packets dropped by the kernel in the last interval",
+			log_warnx(
+			    "capture %s: %llu packets dropped by the kernel in the last interval",
 			    c->name, (unsigned long long)c->latest->drops);
 		publish(c, c->latest);
 		if (c->cs->db != NULL && traffic_db_save(c->cs->db, c->name, c->latest) != 0)
 			log_warnx("capture %s: traffic database is behind, interval not stored",
-			    c->name);
+			          c->name);
 	}
 	for (size_t i = 0; i < ndone; i++) {
 		if (done[i].ok)
 			log_info("capture %s: evidence %s written (%llu packets)", c->name,
-			    done[i].name, (unsigned long long)done[i].packets);
+			         done[i].name, (unsigned long long)done[i].packets);
 		else
 			log_warnx("capture %s: evidence %s failed", c->name, done[i].name);
 	}
@@ -436,15 +439,19 @@ add_interface_networks(struct capture *c)
 				const struct sockaddr_in *m = (const void *)a->netmask;
 
 				bits = __builtin_popcount(m->sin_addr.s_addr);
-				traffic_agg_add_local(c->agg, 4,
-				    &((const struct sockaddr_in *)(const void *)a->addr)->sin_addr, bits);
+				traffic_agg_add_local(
+				    c->agg, 4,
+				    &((const struct sockaddr_in *)(const void *)a->addr)->sin_addr,
+				    bits);
 			} else if (a->addr->sa_family == AF_INET6) {
 				const struct sockaddr_in6 *m = (const void *)a->netmask;
 
 				for (int i = 0; i < 16; i++)
 					bits += __builtin_popcount(m->sin6_addr.s6_addr[i]);
-				traffic_agg_add_local(c->agg, 6,
-				    &((const struct sockaddr_in6 *)(const void *)a->addr)->sin6_addr,
+				traffic_agg_add_local(
+				    c->agg, 6,
+				    &((const struct sockaddr_in6 *)(const void *)a->addr)
+				         ->sin6_addr,
 				    bits);
 			}
 		}
@@ -471,7 +478,7 @@ capture_check_config(const struct lw_config *cfg, config_error_cb cb, void *arg)
 			continue;
 		if (pcap_compile(p, &prog, cc->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 			snprintf(msg, sizeof(msg), "%s:%d: capture \"%s\": filter \"%.200s\": %s",
-			    cfg->file, cc->line, cc->name, cc->filter, pcap_geterr(p));
+			         cfg->file, cc->line, cc->name, cc->filter, pcap_geterr(p));
 			cb(msg, arg);
 			nerr++;
 		} else
@@ -498,13 +505,15 @@ open_pcap(struct capture *c, const struct lw_capture *cc)
 	/* batches of packets per wake-up: the kernel fills whole blocks */
 	pcap_set_immediate_mode(c->pcap, 0);
 	if (cc->buffer_bytes > 0)
-		pcap_set_buffer_size(c->pcap, cc->buffer_bytes > INT32_MAX ? INT32_MAX :
-		    (int)cc->buffer_bytes);
+		pcap_set_buffer_size(c->pcap, cc->buffer_bytes > INT32_MAX ? INT32_MAX
+		                                                           : (int)cc->buffer_bytes);
 	rc = pcap_activate(c->pcap);
 	if (rc < 0) {
 		log_warnx("capture %s: cannot capture on %s: %s%s", c->name, c->interface,
-		    pcap_geterr(c->pcap), rc == PCAP_ERROR_PERM_DENIED ?
-		    " (linewatchd must start as root or with CAP_NET_RAW)" : "");
+		          pcap_geterr(c->pcap),
+		          rc == PCAP_ERROR_PERM_DENIED
+		              ? " (linewatchd must start as root or with CAP_NET_RAW)"
+		              : "");
 		return -1;
 	}
 	if (rc > 0)
@@ -512,7 +521,7 @@ open_pcap(struct capture *c, const struct lw_capture *cc)
 	if (c->filter != NULL && c->filter[0] != '\0') {
 		if (pcap_compile(c->pcap, &prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 			log_warnx("capture %s: filter \"%s\": %s", c->name, c->filter,
-			    pcap_geterr(c->pcap));
+			          pcap_geterr(c->pcap));
 			return -1;
 		}
 		rc = pcap_setfilter(c->pcap, &prog);
@@ -523,15 +532,18 @@ open_pcap(struct capture *c, const struct lw_capture *cc)
 		}
 	}
 	if (pcap_setnonblock(c->pcap, 1, err) != 0 || pcap_get_selectable_fd(c->pcap) == -1) {
-		log_warnx("capture %s: cannot read %s without blocking: %s", c->name,
-		    c->interface, err);
+		log_warnx("capture %s: cannot read %s without blocking: %s", c->name, c->interface,
+		          err);
 		return -1;
 	}
 	c->linktype = pcap_datalink(c->pcap);
 	if (!decode_link_supported(c->linktype))
 		log_warnx("capture %s: link type %s of %s is not decoded: only totals are counted",
-		    c->name, pcap_datalink_val_to_name(c->linktype) ?
-		    pcap_datalink_val_to_name(c->linktype) : "?", c->interface);
+		          c->name,
+		          pcap_datalink_val_to_name(c->linktype)
+		              ? pcap_datalink_val_to_name(c->linktype)
+		              : "?",
+		          c->interface);
 	return 0;
 }
 
@@ -604,7 +616,8 @@ capture_new(struct captures *cs, const struct lw_capture *cc)
 	add_interface_networks(c);
 	if (cc->ndpi)
 		log_warnx("capture %s: ndpi = true, but this linewatchd is built without nDPI: "
-		    "services are named by their well-known ports", c->name);
+		          "services are named by their well-known ports",
+		          c->name);
 	return c;
 fail:
 	log_warnx("capture %s: out of memory", cc->name);
@@ -674,8 +687,9 @@ captures_start(struct event_base *base, const struct lw_config *cfg, struct lw_b
 		}
 		c->started = 1;
 		log_info("capture %s on %s: snaplen %u, sample 1/%u, interval %llds, ring %zu "
-		    "frames", c->name, c->interface, c->snaplen, c->sample_n,
-		    (long long)(c->interval_us / 1000000), evring_slots(c->ring));
+		         "frames",
+		         c->name, c->interface, c->snaplen, c->sample_n,
+		         (long long)(c->interval_us / 1000000), evring_slots(c->ring));
 	}
 	return cs;
 fail:
@@ -693,9 +707,10 @@ captures_reload(struct captures *cs, const struct lw_config *cfg)
 		const struct capture *c = cs->v[i];
 
 		same = strcmp(c->name, cc->name) == 0 && strcmp(c->interface, cc->interface) == 0 &&
-		    strcmp(c->filter ? c->filter : "", cc->filter ? cc->filter : "") == 0 &&
-		    strcmp(c->link ? c->link : "", cc->link ? cc->link : "") == 0 &&
-		    c->snaplen == (uint32_t)cc->snaplen && c->interval_us == cc->interval_ms * 1000;
+		       strcmp(c->filter ? c->filter : "", cc->filter ? cc->filter : "") == 0 &&
+		       strcmp(c->link ? c->link : "", cc->link ? cc->link : "") == 0 &&
+		       c->snaplen == (uint32_t)cc->snaplen &&
+		       c->interval_us == cc->interval_ms * 1000;
 	}
 	if (!same)
 		log_warnx("capture changes take effect at the next restart");
@@ -761,18 +776,19 @@ capture_status_json(const struct capture *c, int with_report)
 	snprintf(err, sizeof(err), "%s", c->error);
 	pthread_mutex_unlock(&mc->lock);
 	j = json_pack("{s:s, s:s, s:s?, s:s, s:b, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
-	    c->name, "interface", c->interface, "link", c->link, "filter",
-	    c->filter ? c->filter : "", "running", running, "snaplen", (int)c->snaplen, "sample",
-	    (int)c->sample_n, "interval_ms", (json_int_t)(c->interval_us / 1000), "packets",
-	    (json_int_t)c->total_pkts, "bytes", (json_int_t)c->total_bytes, "drops",
-	    (json_int_t)c->total_drops, "interface_drops", (json_int_t)c->total_ifdrops,
-	    "lost_reports", (json_int_t)lost);
+	              c->name, "interface", c->interface, "link", c->link, "filter",
+	              c->filter ? c->filter : "", "running", running, "snaplen", (int)c->snaplen,
+	              "sample", (int)c->sample_n, "interval_ms",
+	              (json_int_t)(c->interval_us / 1000), "packets", (json_int_t)c->total_pkts,
+	              "bytes", (json_int_t)c->total_bytes, "drops", (json_int_t)c->total_drops,
+	              "interface_drops", (json_int_t)c->total_ifdrops, "lost_reports",
+	              (json_int_t)lost);
 	if (j == NULL)
 		return NULL;
 	json_object_set_new(j, "error", err[0] ? json_string(err) : json_null());
 	if (with_report)
-		json_object_set_new(j, "latest", c->have_latest ? traffic_report_json(c->latest) :
-		    json_null());
+		json_object_set_new(j, "latest",
+		                    c->have_latest ? traffic_report_json(c->latest) : json_null());
 	return j;
 }
 
@@ -796,7 +812,7 @@ evidence_trigger(struct capture *c, const char *ticket_ref, time_t t)
 		log_info("capture %s: recording evidence for ticket %s", c->name, ticket_ref);
 	else
 		log_warnx("capture %s: no evidence for ticket %s (capture not running or busy)",
-		    c->name, ticket_ref);
+		          c->name, ticket_ref);
 	return rc;
 }
 

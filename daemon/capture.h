@@ -33,7 +33,7 @@ int capture_check_config(const struct lw_config *cfg, config_error_cb cb, void *
 /* Opens every configured capture and starts its thread; NULL (each
  * problem logged) if one cannot be opened: failing loudly at start-up. */
 struct captures *captures_start(struct event_base *base, const struct lw_config *cfg,
-    struct lw_bus *bus);
+                                struct lw_bus *bus);
 /* Stops the threads (finishing evidence files being written) and frees. */
 void captures_stop(struct captures *cs);
 /* Interfaces cannot be reopened without privileges: changed capture
@@ -57,8 +57,7 @@ json_t *capture_status_json(const struct capture *c, int with_report);
  * too many files are being written. */
 int evidence_trigger(struct capture *c, const char *ticket_ref, time_t t);
 /* Trigger every capture that sees `link`; returns how many did. */
-int captures_ticket_opened(struct captures *cs, const char *link, const char *ticket_ref,
-    time_t t);
+int captures_ticket_opened(struct captures *cs, const char *link, const char *ticket_ref, time_t t);
 
 /* Heaviest hosts, conversations and services between from and to of each
  * capture on `link` (NULL: every capture): {"<capture>": {...}}, or an empty

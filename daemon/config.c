@@ -41,8 +41,8 @@ struct errctx {
  * not re-entrant, so the current error context lives here for its duration. */
 static struct errctx *cur_err;
 
-static void
-report(struct errctx *ec, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void report(struct errctx *ec, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 report(struct errctx *ec, int line, const char *fmt, ...)
@@ -178,7 +178,7 @@ check_braces(struct errctx *ec)
 	}
 	if (depth > 0)
 		report(ec, depth <= 64 ? stack[depth - 1] : 1,
-		    "this '{' is never closed: add the missing '}'");
+		       "this '{' is never closed: add the missing '}'");
 }
 
 /* --- typed option callbacks: value stored as a malloc'd number ---------- */
@@ -249,7 +249,7 @@ check_range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi)
 
 	if (v < lo || v > hi)
 		cfg_error(cfg, "%s: %ld is out of range, use %ld to %ld", cfg_opt_name(opt), v, lo,
-		    hi);
+		          hi);
 	return 0;
 }
 
@@ -303,27 +303,27 @@ v_sample(cfg_t *cfg, cfg_opt_t *opt)
 /* --- schema --------------------------------------------------------------- */
 
 static cfg_opt_t http_opts[] = {
-	CFG_STR_LIST("listen", "{\"127.0.0.1:8080\"}", CFGF_NONE),
-	CFG_STR("tls-cert", NULL, CFGF_NONE),
-	CFG_STR("tls-key", NULL, CFGF_NONE),
-	CFG_STR("public-status", "auto", CFGF_NONE),
-	DUR("session-idle", "30m"),
-	CFG_END(),
+    CFG_STR_LIST("listen", "{\"127.0.0.1:8080\"}", CFGF_NONE),
+    CFG_STR("tls-cert", NULL, CFGF_NONE),
+    CFG_STR("tls-key", NULL, CFGF_NONE),
+    CFG_STR("public-status", "auto", CFGF_NONE),
+    DUR("session-idle", "30m"),
+    CFG_END(),
 };
 
 static cfg_opt_t tickets_opts[] = {
-	DUR("warning-response", "4h"),
-	DUR("warning-resolution", "24h"),
-	DUR("critical-response", "30m"),
-	DUR("critical-resolution", "4h"),
-	DUR("hold-down", "15m"),
-	CFG_INT("outbox-max", 10000, CFGF_NONE),
-	CFG_END(),
+    DUR("warning-response", "4h"),
+    DUR("warning-resolution", "24h"),
+    DUR("critical-response", "30m"),
+    DUR("critical-resolution", "4h"),
+    DUR("hold-down", "15m"),
+    CFG_INT("outbox-max", 10000, CFGF_NONE),
+    CFG_END(),
 };
 
 static cfg_opt_t user_opts[] = {
-	CFG_STR("hash", NULL, CFGF_NODEFAULT),
-	CFG_END(),
+    CFG_STR("hash", NULL, CFGF_NODEFAULT),
+    CFG_END(),
 };
 
 #define SNMP_AUTH_OPTS(defver)                                                                     \
@@ -333,173 +333,170 @@ static cfg_opt_t user_opts[] = {
 	    CFG_STR("priv-key", NULL, CFGF_NONE), CFG_STR("context", NULL, CFGF_NONE)
 
 static cfg_opt_t oid_opts[] = {
-	CFG_STR("oid", NULL, CFGF_NODEFAULT),
-	CFG_STR("type", "gauge", CFGF_NONE),
-	CFG_STR("unit", "", CFGF_NONE),
-	CFG_END(),
+    CFG_STR("oid", NULL, CFGF_NODEFAULT),
+    CFG_STR("type", "gauge", CFGF_NONE),
+    CFG_STR("unit", "", CFGF_NONE),
+    CFG_END(),
 };
 
 static cfg_opt_t device_opts[] = {
-	CFG_STR("address", NULL, CFGF_NODEFAULT),
-	CFG_INT_CB("port", 161, CFGF_NONE, NULL),
-	SNMP_AUTH_OPTS("v2c"),
-	DUR("interval", "30s"),
-	DUR("timeout", "2s"),
-	CFG_INT("retries", 2, CFGF_NONE),
-	CFG_INT("max-repetitions", 25, CFGF_NONE),
-	CFG_INT("max-inflight", 1, CFGF_NONE),
-	CFG_STR_LIST("interfaces", "{}", CFGF_NONE),
-	CFG_STR_LIST("profiles", "{\"system\", \"if\"}", CFGF_NONE),
-	CFG_STR("parent", NULL, CFGF_NONE),
-	CFG_SEC("oid", oid_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_END(),
+    CFG_STR("address", NULL, CFGF_NODEFAULT),
+    CFG_INT_CB("port", 161, CFGF_NONE, NULL),
+    SNMP_AUTH_OPTS("v2c"),
+    DUR("interval", "30s"),
+    DUR("timeout", "2s"),
+    CFG_INT("retries", 2, CFGF_NONE),
+    CFG_INT("max-repetitions", 25, CFGF_NONE),
+    CFG_INT("max-inflight", 1, CFGF_NONE),
+    CFG_STR_LIST("interfaces", "{}", CFGF_NONE),
+    CFG_STR_LIST("profiles", "{\"system\", \"if\"}", CFGF_NONE),
+    CFG_STR("parent", NULL, CFGF_NONE),
+    CFG_SEC("oid", oid_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_END(),
 };
 
 /* Probe keys the core understands, then every plugin option it knows;
  * third-party plugins take theirs through `options = {"key=value"}`. */
 static const char *const probe_plugin_keys[] = {
-	"count", "spacing", "size", "family", "port", "expect", "expect-status", "query", "record",
-	"server", "cert-warning", "insecure", "method", "shell", "warning", "critical", "wait", NULL,
+    "count",         "spacing", "size",    "family",   "port",         "expect",
+    "expect-status", "query",   "record",  "server",   "cert-warning", "insecure",
+    "method",        "shell",   "warning", "critical", "wait",         NULL,
 };
 
 static cfg_opt_t probe_opts[] = {
-	CFG_STR("type", NULL, CFGF_NODEFAULT),
-	CFG_STR("target", NULL, CFGF_NODEFAULT),
-	CFG_STR("hop", NULL, CFGF_NONE),
-	DUR("interval", "10s"),
-	CFG_PTR_CB("timeout", NULL, CFGF_NONE, cb_duration, free),
-	CFG_STR("count", NULL, CFGF_NONE),
-	CFG_STR("spacing", NULL, CFGF_NONE),
-	CFG_STR("size", NULL, CFGF_NONE),
-	CFG_STR("family", NULL, CFGF_NONE),
-	CFG_STR("port", NULL, CFGF_NONE),
-	CFG_STR("expect", NULL, CFGF_NONE),
-	CFG_STR("expect-status", NULL, CFGF_NONE),
-	CFG_STR("query", NULL, CFGF_NONE),
-	CFG_STR("record", NULL, CFGF_NONE),
-	CFG_STR("server", NULL, CFGF_NONE),
-	CFG_STR("cert-warning", NULL, CFGF_NONE),
-	CFG_STR("insecure", NULL, CFGF_NONE),
-	CFG_STR("method", NULL, CFGF_NONE),
-	CFG_STR("shell", NULL, CFGF_NONE),
-	CFG_STR("warning", NULL, CFGF_NONE),
-	CFG_STR("critical", NULL, CFGF_NONE),
-	CFG_STR("wait", NULL, CFGF_NONE),
-	CFG_STR_LIST("arguments", "{}", CFGF_NONE),
-	CFG_STR_LIST("options", "{}", CFGF_NONE),
-	CFG_END(),
+    CFG_STR("type", NULL, CFGF_NODEFAULT),
+    CFG_STR("target", NULL, CFGF_NODEFAULT),
+    CFG_STR("hop", NULL, CFGF_NONE),
+    DUR("interval", "10s"),
+    CFG_PTR_CB("timeout", NULL, CFGF_NONE, cb_duration, free),
+    CFG_STR("count", NULL, CFGF_NONE),
+    CFG_STR("spacing", NULL, CFGF_NONE),
+    CFG_STR("size", NULL, CFGF_NONE),
+    CFG_STR("family", NULL, CFGF_NONE),
+    CFG_STR("port", NULL, CFGF_NONE),
+    CFG_STR("expect", NULL, CFGF_NONE),
+    CFG_STR("expect-status", NULL, CFGF_NONE),
+    CFG_STR("query", NULL, CFGF_NONE),
+    CFG_STR("record", NULL, CFGF_NONE),
+    CFG_STR("server", NULL, CFGF_NONE),
+    CFG_STR("cert-warning", NULL, CFGF_NONE),
+    CFG_STR("insecure", NULL, CFGF_NONE),
+    CFG_STR("method", NULL, CFGF_NONE),
+    CFG_STR("shell", NULL, CFGF_NONE),
+    CFG_STR("warning", NULL, CFGF_NONE),
+    CFG_STR("critical", NULL, CFGF_NONE),
+    CFG_STR("wait", NULL, CFGF_NONE),
+    CFG_STR_LIST("arguments", "{}", CFGF_NONE),
+    CFG_STR_LIST("options", "{}", CFGF_NONE),
+    CFG_END(),
 };
 
 static cfg_opt_t degraded_opts[] = {
-	PCT("loss", "5%"),
-	PCT("loss-critical", "25%"),
-	DUR("latency", "150ms"),
-	DUR("jitter", "30ms"),
-	PCT("utilization", "90%"),
-	CFG_FLOAT("errors", 10.0, CFGF_NONE),
-	CFG_FLOAT("baseline", 3.0, CFGF_NONE),
-	CFG_INT_CB("for", 3, CFGF_NONE, NULL),
-	CFG_INT_CB("clear", 3, CFGF_NONE, NULL),
-	CFG_INT("flap-count", 4, CFGF_NONE),
-	DUR("flap-window", "10m"),
-	DUR("hold-down", "15m"),
-	CFG_END(),
+    PCT("loss", "5%"),
+    PCT("loss-critical", "25%"),
+    DUR("latency", "150ms"),
+    DUR("jitter", "30ms"),
+    PCT("utilization", "90%"),
+    CFG_FLOAT("errors", 10.0, CFGF_NONE),
+    CFG_FLOAT("baseline", 3.0, CFGF_NONE),
+    CFG_INT_CB("for", 3, CFGF_NONE, NULL),
+    CFG_INT_CB("clear", 3, CFGF_NONE, NULL),
+    CFG_INT("flap-count", 4, CFGF_NONE),
+    DUR("flap-window", "10m"),
+    DUR("hold-down", "15m"),
+    CFG_END(),
 };
 
 static cfg_opt_t link_opts[] = {
-	CFG_STR("provider", "", CFGF_NONE),
-	CFG_STR("circuit", "", CFGF_NONE),
-	CFG_STR("support", "", CFGF_NONE),
-	CFG_STR("device", NULL, CFGF_NONE),
-	CFG_STR("interface", NULL, CFGF_NONE),
-	CFG_PTR_CB("bandwidth", NULL, CFGF_NONE, cb_rate, free),
-	PCT("sla", "99.5%"),
-	CFG_STR("parent", NULL, CFGF_NONE),
-	CFG_SEC("probe", probe_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("degraded", degraded_opts, CFGF_NONE),
-	CFG_END(),
+    CFG_STR("provider", "", CFGF_NONE),
+    CFG_STR("circuit", "", CFGF_NONE),
+    CFG_STR("support", "", CFGF_NONE),
+    CFG_STR("device", NULL, CFGF_NONE),
+    CFG_STR("interface", NULL, CFGF_NONE),
+    CFG_PTR_CB("bandwidth", NULL, CFGF_NONE, cb_rate, free),
+    PCT("sla", "99.5%"),
+    CFG_STR("parent", NULL, CFGF_NONE),
+    CFG_SEC("probe", probe_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("degraded", degraded_opts, CFGF_NONE),
+    CFG_END(),
 };
 
 static cfg_opt_t capture_opts[] = {
-	CFG_STR("interface", NULL, CFGF_NODEFAULT),
-	CFG_STR("filter", "", CFGF_NONE),
-	CFG_STR("link", NULL, CFGF_NONE),
-	CFG_INT("snaplen", 128, CFGF_NONE),
-	CFG_INT("sample", 1, CFGF_NONE),
-	DUR("interval", "1m"),
-	SIZE("memory", "16M"),
-	SIZE("buffer", "32M"),
-	DUR("ring", "30s"),
-	DUR("evidence-after", "30s"),
-	SIZE("evidence-max-size", "512M"),
-	DUR("evidence-max-age", "30d"),
-	CFG_BOOL("ndpi", cfg_false, CFGF_NONE),
-	CFG_BOOL("payload", cfg_false, CFGF_NONE),
-	CFG_END(),
+    CFG_STR("interface", NULL, CFGF_NODEFAULT),
+    CFG_STR("filter", "", CFGF_NONE),
+    CFG_STR("link", NULL, CFGF_NONE),
+    CFG_INT("snaplen", 128, CFGF_NONE),
+    CFG_INT("sample", 1, CFGF_NONE),
+    DUR("interval", "1m"),
+    SIZE("memory", "16M"),
+    SIZE("buffer", "32M"),
+    DUR("ring", "30s"),
+    DUR("evidence-after", "30s"),
+    SIZE("evidence-max-size", "512M"),
+    DUR("evidence-max-age", "30d"),
+    CFG_BOOL("ndpi", cfg_false, CFGF_NONE),
+    CFG_BOOL("payload", cfg_false, CFGF_NONE),
+    CFG_END(),
 };
 
 static cfg_opt_t upstream_opts[] = {
-	CFG_STR("target", NULL, CFGF_NODEFAULT),
-	SNMP_AUTH_OPTS("v2c"),
-	CFG_BOOL("inform", cfg_false, CFGF_NONE),
-	DUR("timeout", "5s"),
-	CFG_INT("retries", 3, CFGF_NONE),
-	DUR("heartbeat", "5m"),
-	CFG_END(),
+    CFG_STR("target", NULL, CFGF_NODEFAULT),
+    SNMP_AUTH_OPTS("v2c"),
+    CFG_BOOL("inform", cfg_false, CFGF_NONE),
+    DUR("timeout", "5s"),
+    CFG_INT("retries", 3, CFGF_NONE),
+    DUR("heartbeat", "5m"),
+    CFG_END(),
 };
 
 static cfg_opt_t webhook_opts[] = {
-	CFG_STR("url", NULL, CFGF_NODEFAULT),
-	CFG_STR_LIST("headers", "{}", CFGF_NONE),
-	CFG_STR_LIST("events", "{}", CFGF_NONE),
-	DUR("timeout", "10s"),
-	CFG_END(),
+    CFG_STR("url", NULL, CFGF_NODEFAULT),
+    CFG_STR_LIST("headers", "{}", CFGF_NONE),
+    CFG_STR_LIST("events", "{}", CFGF_NONE),
+    DUR("timeout", "10s"),
+    CFG_END(),
 };
 
 static cfg_opt_t email_opts[] = {
-	CFG_STR("smtp", NULL, CFGF_NODEFAULT),
-	CFG_STR("from", NULL, CFGF_NODEFAULT),
-	CFG_STR_LIST("to", NULL, CFGF_NODEFAULT),
-	CFG_BOOL("starttls", cfg_true, CFGF_NONE),
-	CFG_STR("username", NULL, CFGF_NONE),
-	CFG_STR("password", NULL, CFGF_NONE),
-	CFG_STR_LIST("events", "{}", CFGF_NONE),
-	CFG_END(),
+    CFG_STR("smtp", NULL, CFGF_NODEFAULT),    CFG_STR("from", NULL, CFGF_NODEFAULT),
+    CFG_STR_LIST("to", NULL, CFGF_NODEFAULT), CFG_BOOL("starttls", cfg_true, CFGF_NONE),
+    CFG_STR("username", NULL, CFGF_NONE),     CFG_STR("password", NULL, CFGF_NONE),
+    CFG_STR_LIST("events", "{}", CFGF_NONE),  CFG_END(),
 };
 
 static cfg_opt_t maintenance_opts[] = {
-	CFG_STR_LIST("links", "{}", CFGF_NONE),
-	CFG_STR("from", NULL, CFGF_NONE),
-	CFG_STR("to", NULL, CFGF_NONE),
-	CFG_STR_LIST("days", "{}", CFGF_NONE),
-	CFG_STR("start", NULL, CFGF_NONE),
-	CFG_PTR_CB("duration", NULL, CFGF_NONE, cb_duration, free),
-	CFG_END(),
+    CFG_STR_LIST("links", "{}", CFGF_NONE),
+    CFG_STR("from", NULL, CFGF_NONE),
+    CFG_STR("to", NULL, CFGF_NONE),
+    CFG_STR_LIST("days", "{}", CFGF_NONE),
+    CFG_STR("start", NULL, CFGF_NONE),
+    CFG_PTR_CB("duration", NULL, CFGF_NONE, cb_duration, free),
+    CFG_END(),
 };
 
 static cfg_opt_t root_opts[] = {
-	CFG_STR("site", "linewatch", CFGF_NONE),
-	CFG_STR("state-dir", LW_STATEDIR, CFGF_NONE),
-	CFG_STR("user", NULL, CFGF_NONE),
-	CFG_STR("pidfile", "/run/linewatch.pid", CFGF_NONE),
-	CFG_STR("log-level", "info", CFGF_NONE),
-	CFG_STR("plugin-dir", LW_PLUGINDIR, CFGF_NONE),
-	CFG_STR("web-dir", LW_DATADIR "/web", CFGF_NONE),
-	CFG_STR("profile-dir", LW_DATADIR "/profiles", CFGF_NONE),
-	CFG_STR("rrdcached", NULL, CFGF_NONE),
-	/* net-snmp's netSnmpPlaypen until a Private Enterprise Number is registered */
-	CFG_STR("enterprise-oid", "1.3.6.1.4.1.8072.9999.9999", CFGF_NONE),
-	CFG_SEC("http", http_opts, CFGF_NONE),
-	CFG_SEC("tickets", tickets_opts, CFGF_NONE),
-	CFG_SEC("web-user", user_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("device", device_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("link", link_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("capture", capture_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("upstream", upstream_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("webhook", webhook_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("email", email_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("maintenance", maintenance_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_END(),
+    CFG_STR("site", "linewatch", CFGF_NONE),
+    CFG_STR("state-dir", LW_STATEDIR, CFGF_NONE),
+    CFG_STR("user", NULL, CFGF_NONE),
+    CFG_STR("pidfile", "/run/linewatch.pid", CFGF_NONE),
+    CFG_STR("log-level", "info", CFGF_NONE),
+    CFG_STR("plugin-dir", LW_PLUGINDIR, CFGF_NONE),
+    CFG_STR("web-dir", LW_DATADIR "/web", CFGF_NONE),
+    CFG_STR("profile-dir", LW_DATADIR "/profiles", CFGF_NONE),
+    CFG_STR("rrdcached", NULL, CFGF_NONE),
+    /* net-snmp's netSnmpPlaypen until a Private Enterprise Number is registered */
+    CFG_STR("enterprise-oid", "1.3.6.1.4.1.8072.9999.9999", CFGF_NONE),
+    CFG_SEC("http", http_opts, CFGF_NONE),
+    CFG_SEC("tickets", tickets_opts, CFGF_NONE),
+    CFG_SEC("web-user", user_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("device", device_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("link", link_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("capture", capture_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("upstream", upstream_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("webhook", webhook_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("email", email_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("maintenance", maintenance_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_END(),
 };
 
 /* --- conversion helpers --------------------------------------------------- */
@@ -593,15 +590,14 @@ known_word(const char *s, const char *const *words)
 static void
 read_auth(struct errctx *ec, cfg_t *sec, const char *what, struct lw_snmp_auth *a)
 {
-	static const char *const auths[] = { "MD5", "SHA", "SHA-1", "SHA-224", "SHA-256",
-		"SHA-384", "SHA-512", NULL };
-	static const char *const privs[] = { "DES", "AES", "AES-128", "AES-192", "AES-256",
-		NULL };
+	static const char *const auths[] = {"MD5",     "SHA",     "SHA-1",   "SHA-224",
+	                                    "SHA-256", "SHA-384", "SHA-512", NULL};
+	static const char *const privs[] = {"DES", "AES", "AES-128", "AES-192", "AES-256", NULL};
 	const char *ver = cfg_getstr(sec, "snmp");
 
 	if (parse_version(ver, &a->version) != 0) {
-		report(ec, sec->line, "%s: snmp = \"%s\" is not a version: use v1, v2c or v3",
-		    what, ver);
+		report(ec, sec->line, "%s: snmp = \"%s\" is not a version: use v1, v2c or v3", what,
+		       ver);
 		a->version = 0;
 	}
 	a->community = dupstr(cfg_getstr(sec, "community"));
@@ -617,26 +613,29 @@ read_auth(struct errctx *ec, cfg_t *sec, const char *what, struct lw_snmp_auth *
 	if (a->version != LW_SNMP_V3) {
 		if (a->community == NULL || *a->community == '\0')
 			report(ec, sec->line, "%s: SNMP %s needs a community (community = \"...\")",
-			    what, ver);
+			       what, ver);
 		return;
 	}
 	if (a->username == NULL)
 		report(ec, sec->line, "%s: SNMP v3 needs a username (username = \"...\")", what);
 	if (a->auth_protocol && !known_word(a->auth_protocol, auths))
 		report(ec, sec->line,
-		    "%s: auth-protocol \"%s\" is unknown: use SHA, SHA-256, SHA-512 or MD5", what,
-		    a->auth_protocol);
+		       "%s: auth-protocol \"%s\" is unknown: use SHA, SHA-256, SHA-512 or MD5",
+		       what, a->auth_protocol);
 	if (a->priv_protocol && !known_word(a->priv_protocol, privs))
-		report(ec, sec->line, "%s: priv-protocol \"%s\" is unknown: use AES, AES-256 or DES",
-		    what, a->priv_protocol);
-	if (a->auth_protocol && (a->auth_key == NULL || strlen(a->auth_key) < 8))
 		report(ec, sec->line,
+		       "%s: priv-protocol \"%s\" is unknown: use AES, AES-256 or DES", what,
+		       a->priv_protocol);
+	if (a->auth_protocol && (a->auth_key == NULL || strlen(a->auth_key) < 8))
+		report(
+		    ec, sec->line,
 		    "%s: auth-protocol is set but auth-key is missing or shorter than 8 characters",
 		    what);
 	if (a->priv_protocol && a->auth_protocol == NULL)
 		report(ec, sec->line, "%s: priv-protocol needs auth-protocol too (authPriv)", what);
 	if (a->priv_protocol && (a->priv_key == NULL || strlen(a->priv_key) < 8))
-		report(ec, sec->line,
+		report(
+		    ec, sec->line,
 		    "%s: priv-protocol is set but priv-key is missing or shorter than 8 characters",
 		    what);
 }
@@ -691,8 +690,8 @@ check_name(struct errctx *ec, cfg_t *sec, const char *kind)
 
 	if (!valid_name(t))
 		report(ec, sec->line,
-		    "%s name \"%s\" is not usable: 1 to 64 printable characters, no '/' or '\\'",
-		    kind, t ? t : "");
+		       "%s name \"%s\" is not usable: 1 to 64 printable characters, no '/' or '\\'",
+		       kind, t ? t : "");
 }
 
 /* --- sections ------------------------------------------------------------- */
@@ -740,13 +739,17 @@ read_device(struct errctx *ec, cfg_t *sec, struct lw_device *d)
 		co->oid = dupstr(cfg_getstr(o, "oid"));
 		co->unit = dupstr(cfg_getstr(o, "unit"));
 		if (!valid_oid(co->oid))
-			report(ec, o->line, "%s: oid \"%s\": \"%s\" is not a numeric OID like "
-			    "1.3.6.1.4.1.2021.10.1.3.1", what, co->name, co->oid ? co->oid : "");
+			report(ec, o->line,
+			       "%s: oid \"%s\": \"%s\" is not a numeric OID like "
+			       "1.3.6.1.4.1.2021.10.1.3.1",
+			       what, co->name, co->oid ? co->oid : "");
 		if (strcasecmp(type, "counter") == 0)
 			co->counter = true;
 		else if (strcasecmp(type, "gauge") != 0)
-			report(ec, o->line, "%s: oid \"%s\": type \"%s\" is unknown: use gauge or "
-			    "counter", what, co->name, type);
+			report(ec, o->line,
+			       "%s: oid \"%s\": type \"%s\" is unknown: use gauge or "
+			       "counter",
+			       what, co->name, type);
 	}
 }
 
@@ -783,7 +786,7 @@ add_opt(struct lw_probe *p, const char *k, const char *v)
 static void
 read_probe(struct errctx *ec, cfg_t *sec, const char *link, int from, struct lw_probe *p)
 {
-	static const char *const hops[] = { "gateway", "isp", "internet", NULL };
+	static const char *const hops[] = {"gateway", "isp", "internet", NULL};
 	char what[160];
 	const char *hop;
 
@@ -805,8 +808,10 @@ read_probe(struct errctx *ec, cfg_t *sec, const char *link, int from, struct lw_
 	p->hop = LW_HOP_NONE;
 	if (hop != NULL) {
 		if (!known_word(hop, hops))
-			report(ec, sec->line, "%s: hop \"%s\" is unknown: use gateway, isp or "
-			    "internet", what, hop);
+			report(ec, sec->line,
+			       "%s: hop \"%s\" is unknown: use gateway, isp or "
+			       "internet",
+			       what, hop);
 		else if (strcasecmp(hop, "gateway") == 0)
 			p->hop = LW_HOP_GATEWAY;
 		else if (strcasecmp(hop, "isp") == 0)
@@ -831,7 +836,8 @@ read_probe(struct errctx *ec, cfg_t *sec, const char *link, int from, struct lw_
 		char *kv = dupstr(cfg_getnstr(sec, "options", i));
 		char *eq = strchr(kv, '=');
 		if (eq == NULL || eq == kv)
-			report(ec, sec->line, "%s: options entry \"%s\" is not key=value", what, kv);
+			report(ec, sec->line, "%s: options entry \"%s\" is not key=value", what,
+			       kv);
 		else {
 			*eq = '\0';
 			add_opt(p, kv, eq + 1);
@@ -871,13 +877,13 @@ read_degraded(struct errctx *ec, cfg_t *sec, const char *what, struct lw_degrade
 	dg->holddown_ms = get_ms(sec, "hold-down");
 	if (dg->flap_count < 2 || dg->flap_count > 100)
 		report(ec, sec->line, "%s: degraded flap-count = %d is out of range, use 2 to 100",
-		    what, dg->flap_count);
+		       what, dg->flap_count);
 	if (dg->errors_per_min < 0)
 		report(ec, sec->line, "%s: degraded errors must not be negative", what);
 	if (dg->baseline_factor != 0 && dg->baseline_factor < 1.5)
 		report(ec, sec->line,
-		    "%s: degraded baseline = %g: use 0 (off) or a factor of at least 1.5", what,
-		    dg->baseline_factor);
+		       "%s: degraded baseline = %g: use 0 (off) or a factor of at least 1.5", what,
+		       dg->baseline_factor);
 	if (dg->loss_critical_pct < dg->loss_pct)
 		report(ec, sec->line, "%s: degraded loss-critical must not be below loss", what);
 }
@@ -902,8 +908,10 @@ read_link(struct errctx *ec, cfg_t *sec, struct lw_link *l)
 	l->sla_pct = get_pct(sec, "sla");
 	l->parent = dupstr(cfg_getstr(sec, "parent"));
 	if (l->device != NULL && (l->interface == NULL || *l->interface == '\0'))
-		report(ec, sec->line, "%s: device is set but interface is missing or empty "
-		    "(interface = \"Gi1/0/1\")", what);
+		report(ec, sec->line,
+		       "%s: device is set but interface is missing or empty "
+		       "(interface = \"Gi1/0/1\")",
+		       what);
 	if (l->interface != NULL && l->device == NULL)
 		report(ec, sec->line, "%s: interface is set but device is missing", what);
 	l->nprobes = cfg_size(sec, "probe");
@@ -985,7 +993,7 @@ read_upstream(struct errctx *ec, cfg_t *sec, struct lw_upstream *u)
 	u->target = dupstr(cfg_getstr(sec, "target"));
 	if (u->target == NULL || *u->target == '\0')
 		report(ec, sec->line, "%s: target is missing (target = \"udp:192.0.2.10:162\")",
-		    what);
+		       what);
 	read_auth(ec, sec, what, &u->auth);
 	u->inform = cfg_getbool(sec, "inform");
 	u->timeout_ms = get_ms(sec, "timeout");
@@ -1003,16 +1011,18 @@ free_upstream(struct lw_upstream *u)
 	free_auth(&u->auth);
 }
 
-static const char *const event_names[] = { "opened", "updated", "acknowledged", "commented",
-	"resolved", "reopened", "link-state", NULL };
+static const char *const event_names[] = {"opened",   "updated",  "acknowledged", "commented",
+                                          "resolved", "reopened", "link-state",   NULL};
 
 static void
 check_events(struct errctx *ec, int line, const char *what, char **ev, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!known_word(ev[i], event_names))
-			report(ec, line, "%s: event \"%s\" is unknown: use opened, updated, "
-			    "acknowledged, commented, resolved, reopened or link-state", what, ev[i]);
+			report(ec, line,
+			       "%s: event \"%s\" is unknown: use opened, updated, "
+			       "acknowledged, commented, resolved, reopened or link-state",
+			       what, ev[i]);
 }
 
 static void
@@ -1026,8 +1036,8 @@ read_webhook(struct errctx *ec, cfg_t *sec, struct lw_webhook *w)
 	w->line = sec->line;
 	snprintf(what, sizeof(what), "webhook \"%s\"", w->name);
 	w->url = dupstr(cfg_getstr(sec, "url"));
-	if (w->url == NULL || (strncmp(w->url, "http://", 7) != 0 &&
-	    strncmp(w->url, "https://", 8) != 0))
+	if (w->url == NULL ||
+	    (strncmp(w->url, "http://", 7) != 0 && strncmp(w->url, "https://", 8) != 0))
 		report(ec, sec->line, "%s: url must start with http:// or https://", what);
 	w->nheaders = cfg_size(sec, "headers");
 	w->headers = xcalloc(w->nheaders, sizeof(*w->headers));
@@ -1073,10 +1083,10 @@ read_email(struct errctx *ec, cfg_t *sec, struct lw_email *m)
 	m->line = sec->line;
 	snprintf(what, sizeof(what), "email \"%s\"", m->name);
 	m->smtp = dupstr(cfg_getstr(sec, "smtp"));
-	if (m->smtp == NULL || (strncmp(m->smtp, "smtp://", 7) != 0 &&
-	    strncmp(m->smtp, "smtps://", 8) != 0))
+	if (m->smtp == NULL ||
+	    (strncmp(m->smtp, "smtp://", 7) != 0 && strncmp(m->smtp, "smtps://", 8) != 0))
 		report(ec, sec->line, "%s: smtp must be smtp://host[:port] or smtps://host[:port]",
-		    what);
+		       what);
 	m->from = dupstr(cfg_getstr(sec, "from"));
 	if (m->from == NULL || strchr(m->from, '@') == NULL)
 		report(ec, sec->line, "%s: from must be an e-mail address", what);
@@ -1120,7 +1130,7 @@ parse_datetime(const char *s, int64_t *out)
 static void
 read_maintenance(struct errctx *ec, cfg_t *sec, struct lw_maintenance *m)
 {
-	static const char *const days[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+	static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 	char what[128];
 	const char *from = cfg_getstr(sec, "from"), *to = cfg_getstr(sec, "to");
 	const char *start = cfg_getstr(sec, "start");
@@ -1136,8 +1146,10 @@ read_maintenance(struct errctx *ec, cfg_t *sec, struct lw_maintenance *m)
 	if (from || to) {
 		if (!from || !to || parse_datetime(from, &m->from) != 0 ||
 		    parse_datetime(to, &m->to) != 0 || m->to <= m->from)
-			report(ec, sec->line, "%s: from and to must both be \"YYYY-MM-DD HH:MM\" "
-			    "local time, from before to", what);
+			report(ec, sec->line,
+			       "%s: from and to must both be \"YYYY-MM-DD HH:MM\" "
+			       "local time, from before to",
+			       what);
 		return;
 	}
 	for (size_t i = 0; i < ndays; i++) {
@@ -1148,7 +1160,7 @@ read_maintenance(struct errctx *ec, cfg_t *sec, struct lw_maintenance *m)
 				break;
 		if (k == 7)
 			report(ec, sec->line, "%s: day \"%s\" is unknown: use mon, tue, ... sun",
-			    what, d);
+			       what, d);
 		else
 			m->weekdays |= 1u << k;
 	}
@@ -1157,8 +1169,10 @@ read_maintenance(struct errctx *ec, cfg_t *sec, struct lw_maintenance *m)
 	if (m->weekdays == 0 || start == NULL || m->duration_ms <= 0 ||
 	    sscanf(start, "%d:%d%c", &hh, &mm, &tail) != 2 || hh < 0 || hh > 23 || mm < 0 ||
 	    mm > 59) {
-		report(ec, sec->line, "%s: give either from/to, or days = {\"sat\"} with start = "
-		    "\"HH:MM\" and duration = \"2h\"", what);
+		report(ec, sec->line,
+		       "%s: give either from/to, or days = {\"sat\"} with start = "
+		       "\"HH:MM\" and duration = \"2h\"",
+		       what);
 		return;
 	}
 	m->start_min = hh * 60 + mm;
@@ -1207,39 +1221,47 @@ check_refs(struct errctx *ec, struct lw_config *c)
 	for (size_t i = 0; i < c->nlinks; i++) {
 		struct lw_link *l = &c->links[i];
 		if (l->device && config_device(c, l->device) == NULL)
-			report(ec, l->line, "link \"%s\": device \"%s\" is not defined (add a "
-			    "device \"%s\" { ... } section or fix the name)", l->name, l->device,
-			    l->device);
+			report(ec, l->line,
+			       "link \"%s\": device \"%s\" is not defined (add a "
+			       "device \"%s\" { ... } section or fix the name)",
+			       l->name, l->device, l->device);
 		if (l->parent && config_device(c, l->parent) == NULL &&
 		    config_link(c, l->parent) == NULL)
-			report(ec, l->line, "link \"%s\": parent \"%s\" is neither a device nor a "
-			    "link", l->name, l->parent);
+			report(ec, l->line,
+			       "link \"%s\": parent \"%s\" is neither a device nor a "
+			       "link",
+			       l->name, l->parent);
 		if (l->parent && strcmp(l->parent, l->name) == 0)
-			report(ec, l->line, "link \"%s\": a link cannot be its own parent", l->name);
+			report(ec, l->line, "link \"%s\": a link cannot be its own parent",
+			       l->name);
 	}
 	for (size_t i = 0; i < c->ndevices; i++) {
 		struct lw_device *d = &c->devices[i];
 		if (d->parent && config_device(c, d->parent) == NULL &&
 		    config_link(c, d->parent) == NULL)
-			report(ec, d->line, "device \"%s\": parent \"%s\" is neither a device nor a "
-			    "link", d->name, d->parent);
+			report(ec, d->line,
+			       "device \"%s\": parent \"%s\" is neither a device nor a "
+			       "link",
+			       d->name, d->parent);
 		if (d->parent && strcmp(d->parent, d->name) == 0)
 			report(ec, d->line, "device \"%s\": a device cannot be its own parent",
-			    d->name);
+			       d->name);
 	}
 	for (size_t i = 0; i < c->ncaptures; i++) {
 		struct lw_capture *cp = &c->captures[i];
 		if (cp->link && config_link(c, cp->link) == NULL)
-			report(ec, cp->line, "capture \"%s\": link \"%s\" is not defined",
-			    cp->name, cp->link);
+			report(ec, cp->line, "capture \"%s\": link \"%s\" is not defined", cp->name,
+			       cp->link);
 	}
 	for (size_t i = 0; i < c->nmaintenances; i++) {
 		struct lw_maintenance *m = &c->maintenances[i];
 		for (size_t k = 0; k < m->nlinks; k++)
 			if (config_link(c, m->links[k]) == NULL &&
 			    config_device(c, m->links[k]) == NULL)
-				report(ec, m->line, "maintenance \"%s\": \"%s\" is neither a link "
-				    "nor a device", m->name, m->links[k]);
+				report(ec, m->line,
+				       "maintenance \"%s\": \"%s\" is neither a link "
+				       "nor a device",
+				       m->name, m->links[k]);
 	}
 }
 
@@ -1262,7 +1284,7 @@ read_root(struct errctx *ec, cfg_t *cfg, struct lw_config *c)
 	c->enterprise_oid = dupstr(cfg_getstr(cfg, "enterprise-oid"));
 	if (!valid_oid(c->enterprise_oid))
 		report(ec, 1, "enterprise-oid \"%s\" is not a numeric OID like 1.3.6.1.4.1.99999",
-		    c->enterprise_oid);
+		       c->enterprise_oid);
 	if (log_level_parse(lvl, &c->log_level) != 0)
 		report(ec, 1, "log-level \"%s\" is unknown: use error, warn, info or debug", lvl);
 	if (c->state_dir[0] != '/')
@@ -1273,8 +1295,10 @@ read_root(struct errctx *ec, cfg_t *cfg, struct lw_config *c)
 	c->http.listen = get_list(http, "listen", &c->http.nlisten);
 	for (size_t i = 0; i < c->http.nlisten; i++)
 		if (!valid_listen(c->http.listen[i]))
-			report(ec, http->line ? http->line : 1, "http listen \"%s\" is not "
-			    "ADDRESS:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)", c->http.listen[i]);
+			report(ec, http->line ? http->line : 1,
+			       "http listen \"%s\" is not "
+			       "ADDRESS:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)",
+			       c->http.listen[i]);
 	c->http.tls_cert = dupstr(cfg_getstr(http, "tls-cert"));
 	c->http.tls_key = dupstr(cfg_getstr(http, "tls-key"));
 	if ((c->http.tls_cert == NULL) != (c->http.tls_key == NULL))
@@ -1286,7 +1310,7 @@ read_root(struct errctx *ec, cfg_t *cfg, struct lw_config *c)
 		c->http.public_status = cfg_parse_boolean(ps);
 	else
 		report(ec, http->line ? http->line : 1,
-		    "http: public-status \"%s\" must be yes, no or auto", ps);
+		       "http: public-status \"%s\" must be yes, no or auto", ps);
 	c->http.session_idle_ms = get_ms(http, "session-idle");
 
 	c->tickets.warning.response_ms = get_ms(tk, "warning-response");
@@ -1311,8 +1335,10 @@ read_sections(struct errctx *ec, cfg_t *cfg, struct lw_config *c)
 		c->users[i].line = s->line;
 		c->users[i].hash = dupstr(cfg_getstr(s, "hash"));
 		if (c->users[i].hash == NULL || c->users[i].hash[0] != '$')
-			report(ec, s->line, "web-user \"%s\": hash must be a crypt(3) hash: create one "
-			    "with linewatchd --hash-password", c->users[i].name);
+			report(ec, s->line,
+			       "web-user \"%s\": hash must be a crypt(3) hash: create one "
+			       "with linewatchd --hash-password",
+			       c->users[i].name);
 	}
 	c->ndevices = cfg_size(cfg, "device");
 	c->devices = xcalloc(c->ndevices, sizeof(*c->devices));
@@ -1361,7 +1387,7 @@ set_validators(cfg_t *cfg)
 struct lw_config *
 config_load(const char *path, config_error_cb errcb, void *arg)
 {
-	struct errctx ec = { .cb = errcb, .arg = arg, .file = path };
+	struct errctx ec = {.cb = errcb, .arg = arg, .file = path};
 	struct lw_config *c;
 	cfg_t *cfg;
 	FILE *fp;
@@ -1371,7 +1397,7 @@ config_load(const char *path, config_error_cb errcb, void *arg)
 	if (fp == NULL) {
 		char msg[1200];
 		snprintf(msg, sizeof(msg), "%s: cannot read the configuration: %s", path,
-		    strerror(errno));
+		         strerror(errno));
 		if (errcb)
 			errcb(msg, arg);
 		return NULL;

@@ -34,7 +34,7 @@ struct lw_kv {
 
 struct lw_custom_oid {
 	char *name;
-	char *oid;   /* numeric, dotted */
+	char *oid;    /* numeric, dotted */
 	bool counter; /* counter -> rate per second; else gauge */
 	char *unit;
 };
@@ -192,7 +192,7 @@ struct lw_config {
 	char *plugin_dir;
 	char *web_dir;
 	char *profile_dir;
-	char *rrdcached; /* NULL = writer thread */
+	char *rrdcached;      /* NULL = writer thread */
 	char *enterprise_oid; /* root of LINEWATCH-MIB, numeric */
 	enum log_level log_level;
 

@@ -16,8 +16,8 @@
 #include "db.h"
 #include "log.h"
 
-#define DB_BUSY_MS 5000        /* writer: other writers (outbox) hold the lock briefly */
-#define DB_READER_BUSY_MS 200  /* reader on the loop: WAL readers rarely wait at all */
+#define DB_BUSY_MS 5000       /* writer: other writers (outbox) hold the lock briefly */
+#define DB_READER_BUSY_MS 200 /* reader on the loop: WAL readers rarely wait at all */
 #define DB_RETRY_MIN_MS 500
 #define DB_RETRY_MAX_MS 30000
 #define DB_CLOSE_GRACE_MS 5000 /* at shutdown, how long failing writes are retried */
@@ -30,86 +30,86 @@
  * milliseconds, JSON is stored as text.
  */
 static const char *const migrations[] = {
-	/* 1: tickets, their timelines, problem periods, latency baselines */
-	"CREATE TABLE ticket_meta ("
-	"  key TEXT PRIMARY KEY,"
-	"  value TEXT NOT NULL);"
-	"CREATE TABLE tickets ("
-	"  id INTEGER PRIMARY KEY,"
-	"  ref TEXT NOT NULL UNIQUE,"
-	"  problem_key TEXT NOT NULL,"
-	"  subject TEXT NOT NULL,"   /* link, device, site */
-	"  name TEXT NOT NULL,"      /* the link's, device's or site's name */
-	"  kind TEXT NOT NULL,"
-	"  severity TEXT NOT NULL,"
-	"  state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),"
-	"  flapping INTEGER NOT NULL DEFAULT 0,"
-	"  title TEXT NOT NULL,"
-	"  blame TEXT,"
-	"  blame_reasons TEXT,"
-	"  link TEXT,"
-	"  device TEXT,"
-	"  provider TEXT,"
-	"  circuit TEXT,"
-	"  support TEXT,"
-	"  problem_since_ms INTEGER NOT NULL,"
-	"  opened_ms INTEGER NOT NULL,"
-	"  acknowledged_ms INTEGER,"
-	"  acknowledged_by TEXT,"
-	"  resolved_ms INTEGER,"
-	"  resolved_by TEXT,"
-	"  resolution TEXT,"
-	"  response_due_ms INTEGER,"
-	"  resolution_due_ms INTEGER,"
-	"  reopened INTEGER NOT NULL DEFAULT 0,"
-	"  updated_ms INTEGER NOT NULL);"
-	"CREATE INDEX tickets_state ON tickets (state, id);"
-	"CREATE INDEX tickets_link ON tickets (link, id);"
-	"CREATE INDEX tickets_key ON tickets (problem_key, id);"
-	"CREATE INDEX tickets_opened ON tickets (opened_ms);"
-	"CREATE TABLE ticket_events ("
-	"  id INTEGER PRIMARY KEY,"
-	"  ticket_id INTEGER NOT NULL REFERENCES tickets (id),"
-	"  at_ms INTEGER NOT NULL,"
-	"  type TEXT NOT NULL,"
-	"  severity TEXT,"
-	"  who TEXT,"
-	"  text TEXT NOT NULL,"
-	"  metrics TEXT);"
-	"CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, id);"
-	"CREATE TABLE problems ("
-	"  id INTEGER PRIMARY KEY,"
-	"  problem_key TEXT NOT NULL,"
-	"  subject TEXT NOT NULL,"
-	"  name TEXT NOT NULL,"
-	"  link TEXT,"
-	"  kind TEXT NOT NULL,"
-	"  severity TEXT NOT NULL,"
-	"  start_ms INTEGER NOT NULL,"
-	"  end_ms INTEGER,"
-	"  ticket_id INTEGER,"
-	"  held TEXT,"               /* NULL, maintenance, suppressed */
-	"  note TEXT);"
-	"CREATE INDEX problems_link ON problems (link, start_ms);"
-	"CREATE INDEX problems_open ON problems (end_ms) WHERE end_ms IS NULL;"
-	"CREATE TABLE latency_hourly ("
-	"  link TEXT NOT NULL,"
-	"  probe TEXT NOT NULL,"
-	"  hour_ms INTEGER NOT NULL,"
-	"  median_ms REAL NOT NULL,"
-	"  n INTEGER NOT NULL,"
-	"  PRIMARY KEY (link, probe, hour_ms)) WITHOUT ROWID;",
-	/* 2: the notification outbox (outbox.c): items waiting for delivery,
-	 * ids never reused; notify_meta keeps the SNMP engine ID and boots */
-	"CREATE TABLE notify_meta ("
-	"  key TEXT PRIMARY KEY,"
-	"  value TEXT NOT NULL);"
-	"CREATE TABLE notify_outbox ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  dest TEXT NOT NULL,"     /* upstream:NAME, webhook:NAME, email:NAME */
-	"  class INTEGER NOT NULL," /* 0 heartbeat, 1 state change, 2 ticket event */
-	"  created_ms INTEGER NOT NULL,"
-	"  payload TEXT NOT NULL);", /* JSON, web/webhook.md */
+    /* 1: tickets, their timelines, problem periods, latency baselines */
+    "CREATE TABLE ticket_meta ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL);"
+    "CREATE TABLE tickets ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ref TEXT NOT NULL UNIQUE,"
+    "  problem_key TEXT NOT NULL,"
+    "  subject TEXT NOT NULL," /* link, device, site */
+    "  name TEXT NOT NULL,"    /* the link's, device's or site's name */
+    "  kind TEXT NOT NULL,"
+    "  severity TEXT NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),"
+    "  flapping INTEGER NOT NULL DEFAULT 0,"
+    "  title TEXT NOT NULL,"
+    "  blame TEXT,"
+    "  blame_reasons TEXT,"
+    "  link TEXT,"
+    "  device TEXT,"
+    "  provider TEXT,"
+    "  circuit TEXT,"
+    "  support TEXT,"
+    "  problem_since_ms INTEGER NOT NULL,"
+    "  opened_ms INTEGER NOT NULL,"
+    "  acknowledged_ms INTEGER,"
+    "  acknowledged_by TEXT,"
+    "  resolved_ms INTEGER,"
+    "  resolved_by TEXT,"
+    "  resolution TEXT,"
+    "  response_due_ms INTEGER,"
+    "  resolution_due_ms INTEGER,"
+    "  reopened INTEGER NOT NULL DEFAULT 0,"
+    "  updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX tickets_state ON tickets (state, id);"
+    "CREATE INDEX tickets_link ON tickets (link, id);"
+    "CREATE INDEX tickets_key ON tickets (problem_key, id);"
+    "CREATE INDEX tickets_opened ON tickets (opened_ms);"
+    "CREATE TABLE ticket_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ticket_id INTEGER NOT NULL REFERENCES tickets (id),"
+    "  at_ms INTEGER NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  severity TEXT,"
+    "  who TEXT,"
+    "  text TEXT NOT NULL,"
+    "  metrics TEXT);"
+    "CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, id);"
+    "CREATE TABLE problems ("
+    "  id INTEGER PRIMARY KEY,"
+    "  problem_key TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  link TEXT,"
+    "  kind TEXT NOT NULL,"
+    "  severity TEXT NOT NULL,"
+    "  start_ms INTEGER NOT NULL,"
+    "  end_ms INTEGER,"
+    "  ticket_id INTEGER,"
+    "  held TEXT," /* NULL, maintenance, suppressed */
+    "  note TEXT);"
+    "CREATE INDEX problems_link ON problems (link, start_ms);"
+    "CREATE INDEX problems_open ON problems (end_ms) WHERE end_ms IS NULL;"
+    "CREATE TABLE latency_hourly ("
+    "  link TEXT NOT NULL,"
+    "  probe TEXT NOT NULL,"
+    "  hour_ms INTEGER NOT NULL,"
+    "  median_ms REAL NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (link, probe, hour_ms)) WITHOUT ROWID;",
+    /* 2: the notification outbox (outbox.c): items waiting for delivery,
+     * ids never reused; notify_meta keeps the SNMP engine ID and boots */
+    "CREATE TABLE notify_meta ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL);"
+    "CREATE TABLE notify_outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  dest TEXT NOT NULL,"     /* upstream:NAME, webhook:NAME, email:NAME */
+    "  class INTEGER NOT NULL," /* 0 heartbeat, 1 state change, 2 ticket event */
+    "  created_ms INTEGER NOT NULL,"
+    "  payload TEXT NOT NULL);", /* JSON, web/webhook.md */
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -133,14 +133,14 @@ struct db {
 	pthread_cond_t idle_cv;
 	struct db_op *head, *tail; /* queue */
 	size_t depth;
-	bool busy;     /* the writer holds the head unit */
+	bool busy; /* the writer holds the head unit */
 	bool stopping;
 	int64_t stop_ms;
 	struct db_op *done_head, *done_tail; /* finished, for the loop */
 	struct event *ev_done;
 	struct db_stats stats;
 	int64_t retry_min_ms;
-	int test_max_pages;    /* -1: unchanged */
+	int test_max_pages; /* -1: unchanged */
 	int64_t refused_logged_ms;
 	size_t queue_max;
 	int64_t close_grace_ms;
@@ -170,7 +170,8 @@ wall_ms(void)
 static void
 corrupt_msg(char *err, size_t errlen, const char *path, const char *what)
 {
-	snprintf(err, errlen,
+	snprintf(
+	    err, errlen,
 	    "database %s is damaged (%s): stop linewatchd, move the file aside (mv %s %s.damaged; "
 	    "also its -wal and -shm files) to start with an empty ticket history, or restore it "
 	    "from a backup; `sqlite3 %s.damaged .recover | sqlite3 %s` may salvage the tickets",
@@ -181,10 +182,10 @@ static void
 unwritable_msg(char *err, size_t errlen, const char *path, const char *what)
 {
 	snprintf(err, errlen,
-	    "database %s cannot be written (%s): give the file, its -wal and -shm files and "
-	    "the state-dir to the daemon's user (e.g. chown linewatch: %s*) or fix the "
-	    "permissions, and check the disk is not full or mounted read-only",
-	    path, what, path);
+	         "database %s cannot be written (%s): give the file, its -wal and -shm files and "
+	         "the state-dir to the daemon's user (e.g. chown linewatch: %s*) or fix the "
+	         "permissions, and check the disk is not full or mounted read-only",
+	         path, what, path);
 }
 
 static bool
@@ -298,10 +299,12 @@ migrate(struct db *db, char *err, size_t errlen)
 		return -1;
 	}
 	if (v > NMIGRATIONS) {
-		snprintf(err, errlen, "database %s has schema version %d, this linewatchd knows "
+		snprintf(
+		    err, errlen,
+		    "database %s has schema version %d, this linewatchd knows "
 		    "only up to %d: it was written by a newer linewatch; run that version, or move "
-		    "the file aside to start with an empty ticket history", db->path, v,
-		    NMIGRATIONS);
+		    "the file aside to start with an empty ticket history",
+		    db->path, v, NMIGRATIONS);
 		return -1;
 	}
 	for (; v < NMIGRATIONS; v++) {
@@ -329,8 +332,10 @@ write_test(struct db *db, char *err, size_t errlen)
 	char sql[160];
 	int rc;
 
-	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO ticket_meta (key, value) VALUES "
-	    "('started_ms', '%lld')", (long long)wall_ms());
+	snprintf(sql, sizeof(sql),
+	         "INSERT OR REPLACE INTO ticket_meta (key, value) VALUES "
+	         "('started_ms', '%lld')",
+	         (long long)wall_ms());
 	if ((rc = exec(db->writer, "BEGIN IMMEDIATE")) != SQLITE_OK ||
 	    (rc = exec(db->writer, sql)) != SQLITE_OK ||
 	    (rc = exec(db->writer, "COMMIT")) != SQLITE_OK) {
@@ -348,7 +353,8 @@ open_connections(struct db *db, char *err, size_t errlen)
 	int rc;
 
 	rc = sqlite3_open_v2(db->path, &db->writer,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                     NULL);
 	if (rc != SQLITE_OK) {
 		sql_msg(err, errlen, db->path, db->writer, rc, "opening");
 		return -1;
@@ -377,7 +383,7 @@ open_connections(struct db *db, char *err, size_t errlen)
 	if (migrate(db, err, errlen) != 0 || write_test(db, err, errlen) != 0)
 		return -1;
 	rc = sqlite3_open_v2(db->path, &db->reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
-	    NULL);
+	                     NULL);
 	if (rc != SQLITE_OK) {
 		sql_msg(err, errlen, db->path, db->reader, rc, "opening it for reading");
 		return -1;
@@ -451,7 +457,7 @@ apply_test_hooks(struct db *db)
 	if (db->test_max_pages < 0)
 		return;
 	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d",
-	    db->test_max_pages > 0 ? db->test_max_pages : 1073741823);
+	         db->test_max_pages > 0 ? db->test_max_pages : 1073741823);
 	exec(db->writer, sql);
 	db->test_max_pages = -1;
 }
@@ -508,10 +514,12 @@ writer_main(void *arg)
 				pause = DB_RETRY_MAX_MS;
 			if (last_log == 0 || now - last_log >= DB_LOG_EVERY_MS) {
 				log_error("database %s: cannot write (%s): retrying every %llds or "
-				    "less, %zu write%s waiting; no ticket is lost while linewatchd runs - "
-				    "free disk space or fix the file's permissions", db->path,
-				    db->lasterr, (long long)(DB_RETRY_MAX_MS / 1000), db->depth,
-				    db->depth == 1 ? "" : "s");
+				          "less, %zu write%s waiting; no ticket is lost while "
+				          "linewatchd runs - "
+				          "free disk space or fix the file's permissions",
+				          db->path, db->lasterr,
+				          (long long)(DB_RETRY_MAX_MS / 1000), db->depth,
+				          db->depth == 1 ? "" : "s");
 				last_log = now;
 			}
 			wait_ms(db, db->stopping ? 100 : pause);
@@ -525,15 +533,15 @@ writer_main(void *arg)
 			db->stats.committed++;
 			if (fail_since) {
 				log_info("database %s: writing again after %llu failed attempt%s",
-				    db->path, (unsigned long long)fails, fails == 1 ? "" : "s");
+				         db->path, (unsigned long long)fails,
+				         fails == 1 ? "" : "s");
 				fail_since = last_log = 0;
 				fails = 0;
 			}
 			db->stats.failing = false;
 		} else {
 			db->stats.failed++;
-			log_error("database %s: a write was given up: %s", db->path,
-			    db->lasterr);
+			log_error("database %s: a write was given up: %s", db->path, db->lasterr);
 			fail_since = 0;
 			db->stats.failing = false;
 		}
@@ -615,8 +623,10 @@ db_open(const char *state_dir, char *err, size_t errlen)
 	db->test_max_pages = -1;
 
 	if (lstat(db->path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "database %s is not a regular file: remove or rename it so "
-		    "linewatchd can create the ticket database there", db->path);
+		snprintf(err, errlen,
+		         "database %s is not a regular file: remove or rename it so "
+		         "linewatchd can create the ticket database there",
+		         db->path);
 		goto fail;
 	}
 	if (give_to_state_owner(state_dir, db->path, err, errlen) != 0 ||
@@ -660,9 +670,10 @@ db_submit(struct db *db, db_work_fn work, db_done_fn done, db_free_fn free_fn, v
 
 		db->stats.refused++;
 		if (db->refused_logged_ms == 0 || now - db->refused_logged_ms > DB_LOG_EVERY_MS) {
-			log_error("database %s: %zu writes are waiting for the disk: new writes are "
-			    "refused (%llu so far)", db->path, db->depth,
-			    (unsigned long long)db->stats.refused);
+			log_error(
+			    "database %s: %zu writes are waiting for the disk: new writes are "
+			    "refused (%llu so far)",
+			    db->path, db->depth, (unsigned long long)db->stats.refused);
 			db->refused_logged_ms = now;
 		}
 		pthread_mutex_unlock(&db->mu);
@@ -731,7 +742,7 @@ db_close(struct db *db)
 	/* The writer only leaves with an empty queue; say what it gave up. */
 	if (db->stats.failed > 0)
 		log_error("database %s: %llu write%s could not be saved", db->path,
-		    (unsigned long long)db->stats.failed, db->stats.failed == 1 ? "" : "s");
+		          (unsigned long long)db->stats.failed, db->stats.failed == 1 ? "" : "s");
 	run_done(db);
 	db_destroy(db);
 }

@@ -48,10 +48,10 @@ struct db_stats {
 	uint64_t submitted;
 	uint64_t committed;
 	uint64_t retries;
-	uint64_t failed;   /* given up: permanent errors, or still failing at shutdown */
-	uint64_t refused;  /* queue full */
-	size_t depth;      /* waiting now */
-	bool failing;      /* the head unit is being retried */
+	uint64_t failed;  /* given up: permanent errors, or still failing at shutdown */
+	uint64_t refused; /* queue full */
+	size_t depth;     /* waiting now */
+	bool failing;     /* the head unit is being retried */
 };
 
 /* Open (creating) state_dir/linewatch.db, check it, apply migrations and

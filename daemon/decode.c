@@ -51,9 +51,9 @@ decode_l4(struct cursor *c, struct decode_pkt *out)
 	if (out->flags & DECODE_F_LATERFRAG)
 		return;
 	switch (out->proto) {
-	case 6: /* TCP */
-	case 17: /* UDP */
-	case 33: /* DCCP */
+	case 6:   /* TCP */
+	case 17:  /* UDP */
+	case 33:  /* DCCP */
 	case 132: /* SCTP */
 	case 136: /* UDP-Lite */
 		if (!have(c, 4)) {
@@ -70,7 +70,7 @@ decode_l4(struct cursor *c, struct decode_pkt *out)
 				out->flags |= DECODE_F_L4_CUT;
 		}
 		return;
-	case 1: /* ICMP */
+	case 1:  /* ICMP */
 	case 58: /* ICMPv6 */
 		if (!have(c, 1)) {
 			out->flags |= DECODE_F_L4_CUT;
@@ -309,7 +309,7 @@ decode_link_supported(int linktype)
 enum decode_result
 decode_packet(int linktype, const uint8_t *p, size_t caplen, struct decode_pkt *out)
 {
-	struct cursor c = { .p = p, .len = caplen, .off = 0 };
+	struct cursor c = {.p = p, .len = caplen, .off = 0};
 
 	memset(out, 0, sizeof(*out));
 	switch (linktype) {
@@ -356,13 +356,13 @@ const char *
 decode_result_name(enum decode_result r)
 {
 	static const char *const names[DECODE_NRESULTS] = {
-		[DECODE_OK] = "ok",
-		[DECODE_NOT_IP] = "not_ip",
-		[DECODE_TRUNCATED] = "truncated",
-		[DECODE_BAD_LINK] = "bad_link",
-		[DECODE_BAD_VLAN] = "bad_vlan",
-		[DECODE_BAD_IP] = "bad_ip",
-		[DECODE_BAD_EXTHDR] = "bad_exthdr",
+	    [DECODE_OK] = "ok",
+	    [DECODE_NOT_IP] = "not_ip",
+	    [DECODE_TRUNCATED] = "truncated",
+	    [DECODE_BAD_LINK] = "bad_link",
+	    [DECODE_BAD_VLAN] = "bad_vlan",
+	    [DECODE_BAD_IP] = "bad_ip",
+	    [DECODE_BAD_EXTHDR] = "bad_exthdr",
 	};
 
 	if ((unsigned)r >= DECODE_NRESULTS)

@@ -22,50 +22,50 @@
 #define DECODE_LINK_IPV6 229
 #define DECODE_LINK_SLL2 276
 
-#define DECODE_MAX_VLANS 4   /* tags walked before giving up */
-#define DECODE_MAX_LABELS 8  /* MPLS labels walked */
-#define DECODE_MAX_EXTHDR 8  /* IPv6 extension headers walked */
+#define DECODE_MAX_VLANS 4  /* tags walked before giving up */
+#define DECODE_MAX_LABELS 8 /* MPLS labels walked */
+#define DECODE_MAX_EXTHDR 8 /* IPv6 extension headers walked */
 
 enum decode_result {
 	DECODE_OK = 0,
-	DECODE_NOT_IP,       /* ARP, LLDP, ...: counted, no addresses */
-	DECODE_TRUNCATED,    /* link or IP header cut before its end */
-	DECODE_BAD_LINK,     /* link type not handled */
-	DECODE_BAD_VLAN,     /* more stacked tags/labels than we walk */
-	DECODE_BAD_IP,       /* version, header length or total length inconsistent */
-	DECODE_BAD_EXTHDR,   /* IPv6 extension header chain too long or cut */
+	DECODE_NOT_IP,     /* ARP, LLDP, ...: counted, no addresses */
+	DECODE_TRUNCATED,  /* link or IP header cut before its end */
+	DECODE_BAD_LINK,   /* link type not handled */
+	DECODE_BAD_VLAN,   /* more stacked tags/labels than we walk */
+	DECODE_BAD_IP,     /* version, header length or total length inconsistent */
+	DECODE_BAD_EXTHDR, /* IPv6 extension header chain too long or cut */
 	DECODE_NRESULTS
 };
 
 /* Flags on a decoded packet. */
-#define DECODE_F_FRAGMENT 0x01 /* part of a fragmented datagram */
+#define DECODE_F_FRAGMENT 0x01  /* part of a fragmented datagram */
 #define DECODE_F_LATERFRAG 0x02 /* not the first fragment: no ports */
-#define DECODE_F_TUNNEL 0x04 /* GRE, IP-in-IP, IPv6-in-IP: inner not decoded */
-#define DECODE_F_L4_CUT 0x08 /* ports not captured (snaplen) or header short */
+#define DECODE_F_TUNNEL 0x04    /* GRE, IP-in-IP, IPv6-in-IP: inner not decoded */
+#define DECODE_F_L4_CUT 0x08    /* ports not captured (snaplen) or header short */
 #define DECODE_F_VLAN 0x10
 #define DECODE_F_MPLS 0x20
 #define DECODE_F_PPPOE 0x40
 
 struct decode_pkt {
-	uint8_t family;   /* 4 or 6; 0 if not IP */
-	uint8_t proto;    /* IP protocol (final, after IPv6 extension headers) */
-	uint8_t flags;    /* DECODE_F_* */
+	uint8_t family; /* 4 or 6; 0 if not IP */
+	uint8_t proto;  /* IP protocol (final, after IPv6 extension headers) */
+	uint8_t flags;  /* DECODE_F_* */
 	uint8_t nvlan;
-	uint16_t vlan;    /* outermost VLAN id */
-	uint16_t sport;   /* 0 unless TCP/UDP/SCTP/UDP-Lite with ports captured */
+	uint16_t vlan;  /* outermost VLAN id */
+	uint16_t sport; /* 0 unless TCP/UDP/SCTP/UDP-Lite with ports captured */
 	uint16_t dport;
 	uint8_t icmp_type;
 	uint8_t tcp_flags;
-	uint8_t src[16];  /* IPv4 in the first 4 bytes, rest zero */
+	uint8_t src[16]; /* IPv4 in the first 4 bytes, rest zero */
 	uint8_t dst[16];
-	uint32_t l3_off;  /* offset of the IP header in the frame */
-	uint32_t l4_off;  /* offset of the transport header (0 if none) */
+	uint32_t l3_off; /* offset of the IP header in the frame */
+	uint32_t l4_off; /* offset of the transport header (0 if none) */
 };
 
 /* Decode one frame.  caplen is how many bytes p holds.  Fills *out (zeroed
  * first) and returns DECODE_OK or the reason it stopped. */
 enum decode_result decode_packet(int linktype, const uint8_t *p, size_t caplen,
-    struct decode_pkt *out);
+                                 struct decode_pkt *out);
 
 /* Whether decode_packet() understands a link type. */
 int decode_link_supported(int linktype);

@@ -111,8 +111,7 @@ recovered(const struct detect *d, const struct detect_params *p, int64_t now_ms)
 }
 
 static void
-to_problem(struct detect *d, const struct detect_params *p, int64_t now_ms,
-    struct detect_result *r)
+to_problem(struct detect *d, const struct detect_params *p, int64_t now_ms, struct detect_result *r)
 {
 	enum lw_status w = worst_bad(d, now_ms);
 
@@ -132,7 +131,7 @@ to_problem(struct detect *d, const struct detect_params *p, int64_t now_ms,
 /* Severity of a problem after a bad evaluation: up at once, down slowly. */
 static void
 update_severity(struct detect *d, const struct detect_params *p, int64_t now_ms,
-    struct detect_result *r)
+                struct detect_result *r)
 {
 	enum lw_status target = worst_bad(d, now_ms);
 
@@ -161,7 +160,7 @@ update_severity(struct detect *d, const struct detect_params *p, int64_t now_ms,
 
 unsigned
 detect_step(struct detect *d, const struct detect_params *p, const struct detect_input *in,
-    int64_t now_ms, struct detect_result *r)
+            int64_t now_ms, struct detect_result *r)
 {
 	struct detect_source *s;
 	bool flapping_now = false;
@@ -242,7 +241,7 @@ detect_step(struct detect *d, const struct detect_params *p, const struct detect
 
 unsigned
 detect_edge(struct detect *d, const struct detect_params *p, int64_t now_ms,
-    struct detect_result *r)
+            struct detect_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->prev_severity = d->severity;
@@ -301,7 +300,7 @@ detect_baseline(const double *same_hour, size_t ndays, size_t min_days)
 
 int
 detect_latency_bad(double latency_ms, double threshold_ms, double baseline_ms, double factor,
-    double floor_ms)
+                   double floor_ms)
 {
 	if (isnan(latency_ms))
 		return 0;

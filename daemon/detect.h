@@ -62,19 +62,19 @@ enum detect_state { DETECT_OK = 0, DETECT_PENDING, DETECT_PROBLEM };
 #define DETECT_EV_RECOVERED 0x80 /* PROBLEM -> OK */
 
 struct detect_params {
-	int for_n;   /* bad evaluations in a row before a problem (>= 1) */
-	int clear_n; /* good evaluations in a row before recovery (>= 1) */
+	int for_n;      /* bad evaluations in a row before a problem (>= 1) */
+	int clear_n;    /* good evaluations in a row before recovery (>= 1) */
 	int flap_count; /* 0 = no flap detection */
 	int64_t flap_window_ms;
 	int64_t holddown_ms;
 };
 
 struct detect_input {
-	int source;  /* 0 .. DETECT_MAX_SOURCES-1 */
+	int source; /* 0 .. DETECT_MAX_SOURCES-1 */
 	bool bad;
 	enum lw_status severity; /* of a bad evaluation: LW_WARNING or LW_CRITICAL */
-	bool edge;   /* the subject changed state (flap counting) */
-	int64_t stale_ms; /* this source is stale once silent this long */
+	bool edge;               /* the subject changed state (flap counting) */
+	int64_t stale_ms;        /* this source is stale once silent this long */
 };
 
 struct detect_source {
@@ -91,10 +91,10 @@ struct detect {
 	enum detect_state state;
 	enum lw_status severity; /* while PROBLEM */
 	bool flapping;
-	bool restored;      /* seeded after a restart, not seen bad since */
-	int64_t pending_ms; /* first bad evaluation of the current run */
-	int64_t since_ms;   /* start of the current problem */
-	int64_t last_recovered_ms; /* 0 = never */
+	bool restored;                 /* seeded after a restart, not seen bad since */
+	int64_t pending_ms;            /* first bad evaluation of the current run */
+	int64_t since_ms;              /* start of the current problem */
+	int64_t last_recovered_ms;     /* 0 = never */
 	enum lw_status lower_severity; /* candidate while falling */
 	int lower_run;
 	int nflaps;
@@ -104,7 +104,7 @@ struct detect {
 };
 
 struct detect_result {
-	unsigned events;  /* DETECT_EV_* */
+	unsigned events; /* DETECT_EV_* */
 	enum lw_status severity;
 	enum lw_status prev_severity;
 	int64_t since_ms;    /* problem start (OPEN/REOPEN/RECOVERED) */
@@ -122,14 +122,14 @@ void detect_seed(struct detect *d, enum lw_status severity, int64_t since_ms, bo
 void detect_seed_recovered(struct detect *d, int64_t recovered_ms);
 
 /* One evaluation at now_ms; returns r->events. */
-unsigned detect_step(struct detect *d, const struct detect_params *p,
-    const struct detect_input *in, int64_t now_ms, struct detect_result *r);
+unsigned detect_step(struct detect *d, const struct detect_params *p, const struct detect_input *in,
+                     int64_t now_ms, struct detect_result *r);
 
 /* A flap edge seen without a verdict (the interface came back up while the
  * probes decide whether the link works): counted like an edge of
  * detect_step(), may open a flapping problem.  Returns r->events. */
 unsigned detect_edge(struct detect *d, const struct detect_params *p, int64_t now_ms,
-    struct detect_result *r);
+                     struct detect_result *r);
 
 /* Forget every source's runs (probes reordered by a reload); state kept. */
 void detect_reset_sources(struct detect *d);
@@ -149,6 +149,6 @@ double detect_baseline(const double *same_hour, size_t ndays, size_t min_days);
  * 0 good, 1 above threshold, 2 above factor x baseline (and at least
  * floor_ms above it). */
 int detect_latency_bad(double latency_ms, double threshold_ms, double baseline_ms, double factor,
-    double floor_ms);
+                       double floor_ms);
 
 #endif

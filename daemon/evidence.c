@@ -27,8 +27,8 @@ struct evring {
 	uint8_t *mem;
 	size_t slotsize;
 	size_t nslots;
-	size_t next;  /* slot written next */
-	size_t used;  /* slots holding a frame */
+	size_t next; /* slot written next */
+	size_t used; /* slots holding a frame */
 	uint32_t snaplen;
 };
 
@@ -85,7 +85,7 @@ evring_slots(const struct evring *r)
 
 void
 evring_push(struct evring *r, const struct timeval *ts, uint32_t caplen, uint32_t wirelen,
-    const uint8_t *data)
+            const uint8_t *data)
 {
 	struct slot *s = (struct slot *)(r->mem + r->next * r->slotsize);
 
@@ -130,7 +130,7 @@ safe_copy(char *dst, const char *src, size_t n)
 		char c = src[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.'))
+		      c == '-' || c == '.'))
 			c = '_';
 		dst[i] = c;
 	}
@@ -163,7 +163,7 @@ evidence_name_valid(const char *name)
 		char c = name[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_'))
+		      c == '-' || c == '.' || c == '_'))
 			return 0;
 	}
 	return 1;
@@ -222,10 +222,10 @@ evidence_open(const char *dir, const char *name, int linktype, uint32_t snaplen)
 }
 
 void
-evidence_write(struct evidence_file *f, const struct timeval *ts, uint32_t caplen,
-    uint32_t wirelen, const uint8_t *data)
+evidence_write(struct evidence_file *f, const struct timeval *ts, uint32_t caplen, uint32_t wirelen,
+               const uint8_t *data)
 {
-	struct pcap_pkthdr h = { .ts = *ts, .caplen = caplen, .len = wirelen };
+	struct pcap_pkthdr h = {.ts = *ts, .caplen = caplen, .len = wirelen};
 
 	pcap_dump((u_char *)f->dumper, &h, data);
 	f->packets++;
@@ -286,7 +286,7 @@ is_evidence(const char *name)
 	size_t n = strlen(name);
 
 	return name[0] != '.' && ((n > 5 && strcmp(name + n - 5, ".pcap") == 0) ||
-	    (n > 10 && strcmp(name + n - 10, ".pcap.part") == 0));
+	                          (n > 10 && strcmp(name + n - 10, ".pcap.part") == 0));
 }
 
 int
@@ -304,8 +304,9 @@ evidence_rotate(const char *dir, uint64_t max_bytes, int64_t max_age_ms, time_t 
 	if ((d = opendir(dir)) == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
-		if (!is_evidence(de->d_name) || fstatat(dirfd(d), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode))
+		if (!is_evidence(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 32;

@@ -28,10 +28,10 @@ uint32_t evring_snaplen(const struct evring *r);
 size_t evring_slots(const struct evring *r);
 
 void evring_push(struct evring *r, const struct timeval *ts, uint32_t caplen, uint32_t wirelen,
-    const uint8_t *data);
+                 const uint8_t *data);
 
 typedef void (*evring_cb)(const struct timeval *ts, uint32_t caplen, uint32_t wirelen,
-    const uint8_t *data, void *arg);
+                          const uint8_t *data, void *arg);
 /* Visit frames not older than `since`, oldest first; returns how many. */
 size_t evring_walk(const struct evring *r, const struct timeval *since, evring_cb cb, void *arg);
 
@@ -45,9 +45,9 @@ struct evidence_file;
 
 /* Opens <dir>/<name>.part for writing with pcap headers. */
 struct evidence_file *evidence_open(const char *dir, const char *name, int linktype,
-    uint32_t snaplen);
+                                    uint32_t snaplen);
 void evidence_write(struct evidence_file *f, const struct timeval *ts, uint32_t caplen,
-    uint32_t wirelen, const uint8_t *data);
+                    uint32_t wirelen, const uint8_t *data);
 uint64_t evidence_packets(const struct evidence_file *f);
 /* Flushes, closes and renames to the final name; -1 if the data was not
  * written completely (the .part file is removed). */

@@ -77,7 +77,8 @@ struct graph {
 	unsigned long rendered, refused, cache_hits;
 };
 
-struct template {
+struct template
+{
 	const char *kind;
 	const char *name;
 	const char *title;
@@ -86,29 +87,43 @@ struct template {
 };
 
 static const struct template templates[] = {
-	{ "interface", "traffic", "traffic", "bits per second",
-	    { "in_bps|4caf50|In|AREA|1", "out_bps|1e66c8|Out|LINE2|1" } },
-	{ "interface", "errors", "errors and discards", "per minute",
-	    { "in_errors_ps|c53030|In errors|LINE2|60", "out_errors_ps|dd6b20|Out errors|LINE2|60",
-		"in_discards_ps|805ad5|In discards|LINE1|60",
-		"out_discards_ps|d53f8c|Out discards|LINE1|60" } },
-	{ "interface", "utilization", "utilization", "percent",
-	    { "utilization_in_pct|4caf50|In|LINE2|1", "utilization_out_pct|1e66c8|Out|LINE2|1" } },
-	{ "probe", "loss", "packet loss", "percent", { "loss|c53030|Loss|AREA|1" } },
-	{ "probe", "latency", "latency and jitter", "milliseconds",
-	    { "rtt_avg|1e66c8|Average|LINE2|1", "rtt_max|90cdf4|Max|LINE1|1",
-		"jitter|dd6b20|Jitter|LINE1|1" } },
-	{ "device", "reachability", "SNMP reachability", "reachable",
-	    { "reachable|4caf50|Reachable|AREA|1" } },
-	{ "device", "uptime", "uptime", "days", { "uptime_s|1e66c8|Uptime|LINE2|0.0000115741" } },
+    {"interface",
+     "traffic",
+     "traffic",
+     "bits per second",
+     {"in_bps|4caf50|In|AREA|1", "out_bps|1e66c8|Out|LINE2|1"}},
+    {"interface",
+     "errors",
+     "errors and discards",
+     "per minute",
+     {"in_errors_ps|c53030|In errors|LINE2|60", "out_errors_ps|dd6b20|Out errors|LINE2|60",
+      "in_discards_ps|805ad5|In discards|LINE1|60",
+      "out_discards_ps|d53f8c|Out discards|LINE1|60"}},
+    {"interface",
+     "utilization",
+     "utilization",
+     "percent",
+     {"utilization_in_pct|4caf50|In|LINE2|1", "utilization_out_pct|1e66c8|Out|LINE2|1"}},
+    {"probe", "loss", "packet loss", "percent", {"loss|c53030|Loss|AREA|1"}},
+    {"probe",
+     "latency",
+     "latency and jitter",
+     "milliseconds",
+     {"rtt_avg|1e66c8|Average|LINE2|1", "rtt_max|90cdf4|Max|LINE1|1",
+      "jitter|dd6b20|Jitter|LINE1|1"}},
+    {"device",
+     "reachability",
+     "SNMP reachability",
+     "reachable",
+     {"reachable|4caf50|Reachable|AREA|1"}},
+    {"device", "uptime", "uptime", "days", {"uptime_s|1e66c8|Uptime|LINE2|0.0000115741"}},
 };
 
 static const struct {
 	const char *name;
 	long seconds;
 } ranges[] = {
-	{ "3h", 3 * 3600 }, { "1d", 86400 }, { "1w", 7 * 86400 }, { "1m", 31 * 86400 },
-	{ "1y", 366 * 86400 },
+    {"3h", 3 * 3600}, {"1d", 86400}, {"1w", 7 * 86400}, {"1m", 31 * 86400}, {"1y", 366 * 86400},
 };
 
 static void
@@ -268,8 +283,7 @@ on_done(evutil_socket_t fd, short ev, void *arg)
 	}
 }
 
-static int
-add_arg(struct gjob *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add_arg(struct gjob *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 add_arg(struct gjob *j, const char *fmt, ...)
@@ -304,7 +318,7 @@ escape_colons(const char *in, char *out, size_t len)
 
 static int
 build_args(struct gjob *j, const struct template *t, const char *file, const char *title,
-    long start, long end, int w, int h, const char *daemon, double hrule)
+           long start, long end, int w, int h, const char *daemon, double hrule)
 {
 	char esc[PATH_MAX * 2];
 	int ok = 0;
@@ -325,8 +339,8 @@ build_args(struct gjob *j, const struct template *t, const char *file, const cha
 		ok |= add_arg(j, "--daemon=%s", daemon);
 	for (int i = 0; i < 6 && t->lines[i]; i++) {
 		char ds[32], color[8], legend[32], type[8], scale[24];
-		if (sscanf(t->lines[i], "%31[^|]|%7[^|]|%31[^|]|%7[^|]|%23s", ds, color, legend, type,
-		    scale) != 5)
+		if (sscanf(t->lines[i], "%31[^|]|%7[^|]|%31[^|]|%7[^|]|%23s", ds, color, legend,
+		           type, scale) != 5)
 			return -1;
 		ok |= add_arg(j, "DEF:r%d=%s:%s:AVERAGE", i, esc, ds);
 		ok |= add_arg(j, "CDEF:v%d=r%d,%s,*", i, i, scale);
@@ -443,7 +457,8 @@ graph_cb(struct evhttp_request *req, const char *rest, void *arg)
 	}
 	subj = kind == 0 ? LW_SUBJ_INTERFACE : kind == 1 ? LW_SUBJ_PROBE : LW_SUBJ_DEVICE;
 	if (rrd_store_file(cfg->state_dir, subj, seg[1], kind == 2 ? NULL : seg[2], file,
-	    sizeof(file)) != 0 || stat(file, &st) != 0) {
+	                   sizeof(file)) != 0 ||
+	    stat(file, &st) != 0) {
 		refuse(g, req, 404, "no history recorded yet");
 		return;
 	}
@@ -466,15 +481,16 @@ graph_cb(struct evhttp_request *req, const char *rest, void *arg)
 	char *qs = http_query(req, "start"), *qe = http_query(req, "end");
 	char *qw = http_query(req, "w"), *qh = http_query(req, "h");
 	int bad = (qs && parse_long(qs, 946684800, 4102444800, &start)) ||
-	    (qe && parse_long(qe, 946684800, 4102444800, &end)) ||
-	    (qw && parse_long(qw, 200, 1600, &w)) || (qh && parse_long(qh, 80, 600, &h));
+	          (qe && parse_long(qe, 946684800, 4102444800, &end)) ||
+	          (qw && parse_long(qw, 200, 1600, &w)) || (qh && parse_long(qh, 80, 600, &h));
 	free(qs);
 	free(qe);
 	free(qw);
 	free(qh);
 	if (bad || end <= start || end - start > 5 * 366 * 86400L) {
-		refuse(g, req, 400, "start/end must be epoch seconds (end after start, at most 5 "
-		    "years), w 200-1600, h 80-600");
+		refuse(g, req, 400,
+		       "start/end must be epoch seconds (end after start, at most 5 "
+		       "years), w 200-1600, h 80-600");
 		return;
 	}
 	if (kind == 0 && strcmp(t->name, "traffic") == 0)

@@ -8,7 +8,7 @@
 struct graph;
 
 struct graph *graph_new(struct event_base *base, struct lw_http *h,
-    const struct lw_config *const *cfgp);
+                        const struct lw_config *const *cfgp);
 void graph_free(struct graph *g);
 
 struct graph_stats {

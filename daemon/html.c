@@ -71,22 +71,22 @@ html_url(struct evbuffer *b, const char *s)
 
 static void
 nav_item(struct evbuffer *b, const struct html_page *p, const char *id, const char *href,
-    const char *label)
+         const char *label)
 {
 	int on = p->active && strcmp(p->active, id) == 0;
 
-	html_raw(b, "<a href=\"%s\"%s>%s</a>", href, on ? " class=\"on\" aria-current=\"page\"" : "",
-	    label);
+	html_raw(b, "<a href=\"%s\"%s>%s</a>", href,
+	         on ? " class=\"on\" aria-current=\"page\"" : "", label);
 }
 
 void
 html_begin(struct evbuffer *b, const struct html_page *p)
 {
 	html_raw(b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-		    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+	            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
 	if (p->refresh_s > 0)
 		html_raw(b, "<noscript><meta http-equiv=\"refresh\" content=\"%d\"></noscript>",
-		    p->refresh_s);
+		         p->refresh_s);
 	if (p->csrf)
 		html_raw(b, "<meta name=\"csrf-token\" content=\"%s\">", p->csrf);
 	html_raw(b, "<title>");
@@ -94,9 +94,9 @@ html_begin(struct evbuffer *b, const struct html_page *p)
 	html_raw(b, " · ");
 	html_esc(b, p->site);
 	html_raw(b, "</title><link rel=\"stylesheet\" href=\"/static/style.css\">"
-		    "<link rel=\"stylesheet\" href=\"/static/print.css\" media=\"print\">"
-		    "<script src=\"/static/app.js\" defer></script></head><body>"
-		    "<header><div class=\"site\"><a href=\"/\">");
+	            "<link rel=\"stylesheet\" href=\"/static/print.css\" media=\"print\">"
+	            "<script src=\"/static/app.js\" defer></script></head><body>"
+	            "<header><div class=\"site\"><a href=\"/\">");
 	html_esc(b, p->site);
 	html_raw(b, "</a></div><nav>");
 	nav_item(b, p, "overview", "/", "Overview");
@@ -106,10 +106,11 @@ html_begin(struct evbuffer *b, const struct html_page *p)
 	html_raw(b, "</nav><div class=\"who\">");
 	if (p->user) {
 		html_esc(b, p->user);
-		html_raw(b, " <form method=\"post\" action=\"/logout\" class=\"inline\">"
-			    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
-			    "<button type=\"submit\">Log out</button></form>",
-		    p->csrf ? p->csrf : "");
+		html_raw(b,
+		         " <form method=\"post\" action=\"/logout\" class=\"inline\">"
+		         "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+		         "<button type=\"submit\">Log out</button></form>",
+		         p->csrf ? p->csrf : "");
 	} else
 		html_raw(b, "<a href=\"/login\">Log in</a>");
 	html_raw(b, "</div></header><main>\n<h1>");
@@ -132,7 +133,8 @@ html_send(struct evhttp_request *req, int code, struct evbuffer *b)
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(h, "X-Frame-Options", "DENY");
 	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-	evhttp_add_header(h, "Content-Security-Policy",
+	evhttp_add_header(
+	    h, "Content-Security-Policy",
 	    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
 	    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
 	evhttp_add_header(h, "Cache-Control", "no-store");

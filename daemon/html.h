@@ -18,12 +18,12 @@ void html_url(struct evbuffer *b, const char *s);
 void html_badge(struct evbuffer *b, const char *state);
 
 struct html_page {
-	const char *title;   /* escaped */
-	const char *site;    /* escaped */
-	const char *user;    /* logged-in user or NULL */
-	const char *csrf;    /* session CSRF token or NULL */
-	const char *active;  /* nav item: "overview", "tickets", "devices", "sla" */
-	int refresh_s;       /* >0: <meta refresh> fallback for JS-off browsers */
+	const char *title;  /* escaped */
+	const char *site;   /* escaped */
+	const char *user;   /* logged-in user or NULL */
+	const char *csrf;   /* session CSRF token or NULL */
+	const char *active; /* nav item: "overview", "tickets", "devices", "sla" */
+	int refresh_s;      /* >0: <meta refresh> fallback for JS-off browsers */
 };
 
 void html_begin(struct evbuffer *b, const struct html_page *p);

@@ -36,7 +36,7 @@ struct lw_http {
 	const struct lw_config *cfg;
 	struct route *routes;
 	size_t nroutes;
-	SSL_CTX *tls; /* NULL: plain HTTP */
+	SSL_CTX *tls;     /* NULL: plain HTTP */
 	http_guard guard; /* may this request read /api/? (login, public-status) */
 	void *guard_arg;
 	unsigned long requests;
@@ -53,7 +53,7 @@ tls_bevcb(struct event_base *base, void *arg)
 	if (ssl == NULL)
 		return NULL;
 	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE);
+	                                      BEV_OPT_CLOSE_ON_FREE);
 }
 
 static SSL_CTX *
@@ -69,7 +69,7 @@ tls_setup(const struct lw_config *cfg)
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->http.tls_cert) != 1) {
 		e = ERR_get_error();
 		log_warnx("http: cannot load tls-cert %s: %s", cfg->http.tls_cert,
-		    ERR_reason_error_string(e));
+		          ERR_reason_error_string(e));
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -77,7 +77,7 @@ tls_setup(const struct lw_config *cfg)
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		e = ERR_get_error();
 		log_warnx("http: cannot load tls-key %s (or it does not match tls-cert): %s",
-		    cfg->http.tls_key, ERR_reason_error_string(e));
+		          cfg->http.tls_key, ERR_reason_error_string(e));
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -114,7 +114,8 @@ add_security_headers(struct evhttp_request *req)
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(h, "X-Frame-Options", "DENY");
 	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-	evhttp_add_header(h, "Content-Security-Policy",
+	evhttp_add_header(
+	    h, "Content-Security-Policy",
 	    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
 	    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
 	evhttp_add_header(h, "Cache-Control", "no-store");
@@ -138,7 +139,7 @@ http_reply_json(struct evhttp_request *req, int code, json_t *json)
 	}
 	add_security_headers(req);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "application/json");
+	                  "application/json");
 	evhttp_send_reply(req, code, NULL, buf);
 	evbuffer_free(buf);
 	free(s);
@@ -271,7 +272,7 @@ http_reply_json_text(struct evhttp_request *req, int code, const char *text, siz
 	evbuffer_add(buf, text, len);
 	add_security_headers(req);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "application/json");
+	                  "application/json");
 	evhttp_send_reply(req, code, NULL, buf);
 	evbuffer_free(buf);
 }
@@ -326,7 +327,7 @@ http_new(struct event_base *base, const struct lw_config *cfg)
 		if (split_listen(l, host, sizeof(host), &port) != 0 ||
 		    evhttp_bind_socket(h->http, host, port) != 0) {
 			log_warn("http: cannot listen on %s (is another process using the port?)",
-			    l);
+			         l);
 			http_free(h);
 			return NULL;
 		}

@@ -20,13 +20,13 @@
 
 #define TICK_MS 1000
 #define HEARTBEAT_MS 60000
-#define WAIT_MAX_MS 60000      /* a child waits this long for its pending parent */
+#define WAIT_MAX_MS 60000 /* a child waits this long for its pending parent */
 #define STALE_MIN_MS 30000
 #define BASELINE_FLOOR_MS 20.0 /* above the baseline by at least this much */
 #define BASELINE_DAYS 7
 #define BASELINE_MIN_DAYS 3
-#define HOUR_VALUES 720        /* latency values kept per probe and hour */
-#define HIST_HOURS 192         /* 8 days of hourly medians */
+#define HOUR_VALUES 720 /* latency values kept per probe and hour */
+#define HIST_HOURS 192  /* 8 days of hourly medians */
 #define HOUR_MS 3600000LL
 #define DEVICE_FOR 2
 #define DEVICE_CLEAR 2
@@ -52,10 +52,13 @@ enum lkind { LK_DOWN, LK_LOSS, LK_LATENCY, LK_JITTER, LK_SATURATION, LK_ERRORS, 
 enum dkind { DK_UNREACHABLE, DK_UPS_BATTERY, DK_BATTERY_LOW, DK_STORAGE, DK_N };
 
 static const char *const lkind_names[LK_N] = {
-	"down", "loss", "latency", "jitter", "saturation", "errors", "service",
+    "down", "loss", "latency", "jitter", "saturation", "errors", "service",
 };
 static const char *const dkind_names[DK_N] = {
-	"unreachable", "ups_battery", "battery_low", "storage",
+    "unreachable",
+    "ups_battery",
+    "battery_low",
+    "storage",
 };
 
 struct lctx;
@@ -77,12 +80,12 @@ struct pkey {
 	int64_t problem_id;    /* open problems row, 0 = none */
 	int64_t problem_start_ms;
 	enum hold hold;
-	char held_into[16];    /* ticket ref a suppressed problem went to */
+	char held_into[16]; /* ticket ref a suppressed problem went to */
 	int64_t wait_since_ms;
-	int64_t released_ms;   /* a hold ended: a fresh bad evaluation must follow */
+	int64_t released_ms; /* a hold ended: a fresh bad evaluation must follow */
 	int64_t last_bad_ms;
-	bool manual_closed;    /* resolved by hand while the problem went on */
-	char detail[256];      /* what is wrong, for titles and events */
+	bool manual_closed; /* resolved by hand while the problem went on */
+	char detail[256];   /* what is wrong, for titles and events */
 	int detail_src;
 	double detail_value;
 	int64_t detail_ms;
@@ -229,10 +232,10 @@ fmt_dur(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%lldmin %llds", (long long)(s / 60), (long long)(s % 60));
 	else if (s < 86400)
 		snprintf(buf, len, "%lldh %lldmin", (long long)(s / 3600),
-		    (long long)(s % 3600 / 60));
+		         (long long)(s % 3600 / 60));
 	else
 		snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400),
-		    (long long)(s % 86400 / 3600));
+		         (long long)(s % 86400 / 3600));
 	return buf;
 }
 
@@ -315,8 +318,7 @@ find_dev(struct incidents *inc, const char *name)
 
 /* Every key, for walks that do not care about subjects. */
 static void
-foreach_key(struct incidents *inc, void (*fn)(struct incidents *, struct pkey *, void *),
-    void *arg)
+foreach_key(struct incidents *inc, void (*fn)(struct incidents *, struct pkey *, void *), void *arg)
 {
 	for (size_t i = 0; i < inc->nlinks; i++)
 		for (int k = 0; k < LK_N; k++)
@@ -343,14 +345,14 @@ find_key_cb(struct incidents *inc, struct pkey *k, void *arg)
 	if (a->key && strcmp(k->key, a->key) == 0)
 		a->found = k;
 	else if (a->ticket_id > 0 && ((k->ticket && k->ticket->id == a->ticket_id) ||
-	    (k->recent && k->recent->id == a->ticket_id)))
+	                              (k->recent && k->recent->id == a->ticket_id)))
 		a->found = k;
 }
 
 static struct pkey *
 find_key(struct incidents *inc, const char *key)
 {
-	struct find_key_arg a = { .key = key };
+	struct find_key_arg a = {.key = key};
 
 	foreach_key(inc, find_key_cb, &a);
 	return a.found;
@@ -359,7 +361,7 @@ find_key(struct incidents *inc, const char *key)
 static struct pkey *
 find_key_of_ticket(struct incidents *inc, int64_t id)
 {
-	struct find_key_arg a = { .ticket_id = id };
+	struct find_key_arg a = {.ticket_id = id};
 
 	foreach_key(inc, find_key_cb, &a);
 	return a.found;
@@ -406,7 +408,7 @@ link_worst(struct lctx *l, int64_t now, struct incident_link_status *st)
 static char *
 link_metrics(struct lctx *l, int64_t now)
 {
-	struct incident_link_status w = { 0 };
+	struct incident_link_status w = {0};
 	json_t *o, *probes = json_array();
 	char *s;
 
@@ -417,26 +419,28 @@ link_metrics(struct lctx *l, int64_t now)
 
 		if (!p->have)
 			continue;
-		po = json_pack("{s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:I}", "name", p->cfg->name,
-		    "hop", hop_name(p->cfg->hop) ? json_string(hop_name(p->cfg->hop)) : json_null(),
+		po = json_pack(
+		    "{s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:I}", "name", p->cfg->name, "hop",
+		    hop_name(p->cfg->hop) ? json_string(hop_name(p->cfg->hop)) : json_null(),
 		    "status", lw_status_name(p->status), "message", p->message, "loss",
 		    num(p->loss_v, p->loss), "latency", num(p->rtt_v, p->rtt), "jitter",
 		    num(p->jit_v, p->jitter), "age_s", (json_int_t)((now - p->ts_ms) / 1000));
 		if (po)
 			json_array_append_new(probes, po);
 	}
-	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "loss",
-	    num(w.loss_valid, w.loss_pct), "latency", num(w.latency_valid, w.latency_ms),
-	    "jitter", num(w.jitter_valid, w.jitter_ms), "utilization_in",
-	    num(w.util_valid, w.util_in_pct), "utilization_out", num(w.util_valid, w.util_out_pct),
-	    "errors_per_min", num(w.errors_valid, w.errors_per_min), "probes",
-	    probes ? probes : json_array());
+	o = json_pack(
+	    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "loss", num(w.loss_valid, w.loss_pct), "latency",
+	    num(w.latency_valid, w.latency_ms), "jitter", num(w.jitter_valid, w.jitter_ms),
+	    "utilization_in", num(w.util_valid, w.util_in_pct), "utilization_out",
+	    num(w.util_valid, w.util_out_pct), "errors_per_min",
+	    num(w.errors_valid, w.errors_per_min), "probes", probes ? probes : json_array());
 	if (o == NULL)
 		return NULL;
 	if (l->ifv.have)
 		json_object_set_new(o, "interface",
-		    json_pack("{s:s, s:s, s:s}", "name", l->cfg->interface ? l->cfg->interface : "",
-		        "oper", l->ifv.oper, "admin", l->ifv.admin));
+		                    json_pack("{s:s, s:s, s:s}", "name",
+		                              l->cfg->interface ? l->cfg->interface : "", "oper",
+		                              l->ifv.oper, "admin", l->ifv.admin));
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
@@ -446,12 +450,13 @@ static char *
 device_metrics(struct dctx *d)
 {
 	struct dview *v = &d->dv;
-	json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "device",
-	    d->cfg->name, "state", v->state, "uptime_s", num(v->uptime_v, v->uptime_s),
-	    "ups_on_battery", num(v->ups_v, v->on_battery), "battery_low",
-	    num(v->low_v, v->battery_low), "battery_minutes", num(v->min_v, v->battery_min),
-	    "battery_charge_pct", num(v->chg_v, v->charge), "disk_used_pct",
-	    num(v->disk_v, v->disk), "reason", json_string(v->reason));
+	json_t *o =
+	    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "device", d->cfg->name,
+	              "state", v->state, "uptime_s", num(v->uptime_v, v->uptime_s),
+	              "ups_on_battery", num(v->ups_v, v->on_battery), "battery_low",
+	              num(v->low_v, v->battery_low), "battery_minutes",
+	              num(v->min_v, v->battery_min), "battery_charge_pct", num(v->chg_v, v->charge),
+	              "disk_used_pct", num(v->disk_v, v->disk), "reason", json_string(v->reason));
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	json_decref(o);
@@ -467,8 +472,9 @@ site_metrics(struct incidents *inc)
 	for (size_t i = 0; links && i < inc->nlinks; i++) {
 		struct lctx *l = &inc->links[i];
 
-		json_array_append_new(links, json_pack("{s:s, s:b}", "name", l->cfg->name, "down",
-		    l->keys[LK_DOWN].det.state == DETECT_PROBLEM));
+		json_array_append_new(links,
+		                      json_pack("{s:s, s:b}", "name", l->cfg->name, "down",
+		                                l->keys[LK_DOWN].det.state == DETECT_PROBLEM));
 	}
 	json_object_set_new(o, "links", links ? links : json_array());
 	s = json_dumps(o, JSON_COMPACT);
@@ -513,8 +519,8 @@ probe_bad(const struct lw_degraded *dg, const struct pview *p)
 static char *
 talkers_text(struct incidents *inc, const char *link, int64_t now)
 {
-	json_t *j = inc->talkers(link, (time_t)(now / 1000 - 300), (time_t)(now / 1000),
-	    inc->talkers_arg);
+	json_t *j =
+	    inc->talkers(link, (time_t)(now / 1000 - 300), (time_t)(now / 1000), inc->talkers_arg);
 	char buf[BLAME_REASON_LEN] = "";
 	size_t n = 0;
 	const char *cap;
@@ -524,13 +530,15 @@ talkers_text(struct incidents *inc, const char *link, int64_t now)
 		json_decref(j);
 		return NULL;
 	}
-	json_object_foreach(j, cap, c) {
+	json_object_foreach(j, cap, c)
+	{
 		json_t *hosts = json_object_get(c, "hosts"), *h;
-		double total = json_number_value(json_object_get(json_object_get(c, "totals"),
-		    "bytes"));
+		double total =
+		    json_number_value(json_object_get(json_object_get(c, "totals"), "bytes"));
 		size_t i;
 
-		json_array_foreach(hosts, i, h) {
+		json_array_foreach(hosts, i, h)
+		{
 			const char *addr = json_string_value(json_object_get(h, "address"));
 			double bytes = json_number_value(json_object_get(h, "bytes"));
 			char safe[64];
@@ -540,10 +548,10 @@ talkers_text(struct incidents *inc, const char *link, int64_t now)
 			log_safe(safe, sizeof(safe), addr);
 			if (total > 0)
 				n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s (%.0f%%)",
-				    n ? ", " : "", safe, 100.0 * bytes / total);
+				                      n ? ", " : "", safe, 100.0 * bytes / total);
 			else
-				n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? ", " : "",
-				    safe);
+				n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
+				                      n ? ", " : "", safe);
 		}
 	}
 	json_decref(j);
@@ -554,11 +562,11 @@ talkers_text(struct incidents *inc, const char *link, int64_t now)
 #define REBOOT_BEFORE_MS 300000
 
 static void
-link_blame(struct incidents *inc, struct lctx *l, int64_t since_ms, int64_t now,
-    bool talkers_too, struct blame *b)
+link_blame(struct incidents *inc, struct lctx *l, int64_t since_ms, int64_t now, bool talkers_too,
+           struct blame *b)
 {
 	struct blame_probe bp[DETECT_MAX_SOURCES];
-	struct blame_input in = { .reboot_age_s = -1 };
+	struct blame_input in = {.reboot_age_s = -1};
 	struct dctx *d = find_dev(inc, l->cfg->device);
 	const struct lw_degraded *dg = &l->cfg->degraded;
 	char *talkers = NULL;
@@ -566,9 +574,9 @@ link_blame(struct incidents *inc, struct lctx *l, int64_t since_ms, int64_t now,
 
 	if (d != NULL) {
 		in.device = d->cfg->name;
-		in.device_known = d->dv.have && fresh(d->dv.ts_ms, d->dv.interval_ms, now) &&
-				  (strcmp(d->dv.state, "ok") == 0 ||
-				      strcmp(d->dv.state, "unreachable") == 0);
+		in.device_known =
+		    d->dv.have && fresh(d->dv.ts_ms, d->dv.interval_ms, now) &&
+		    (strcmp(d->dv.state, "ok") == 0 || strcmp(d->dv.state, "unreachable") == 0);
 		in.device_reachable = strcmp(d->dv.state, "unreachable") != 0;
 		if (d->dv.reboot_ms > 0 && d->dv.reboot_ms >= since_ms - REBOOT_BEFORE_MS)
 			in.reboot_age_s = (now - d->dv.reboot_ms) / 1000;
@@ -576,7 +584,8 @@ link_blame(struct incidents *inc, struct lctx *l, int64_t since_ms, int64_t now,
 	in.interface = l->cfg->interface;
 	if (l->ifv.have && fresh(l->ifv.ts_ms, l->ifv.interval_ms, now)) {
 		in.iface_known = true;
-		in.oper_down = strcmp(l->ifv.oper, "up") != 0 && strcmp(l->ifv.oper, "unknown") != 0;
+		in.oper_down =
+		    strcmp(l->ifv.oper, "up") != 0 && strcmp(l->ifv.oper, "unknown") != 0;
 		in.admin_down = strcmp(l->ifv.admin, "down") == 0;
 		in.util_valid = l->ifv.util_v;
 		in.util_pct = l->ifv.util_in > l->ifv.util_out ? l->ifv.util_in : l->ifv.util_out;
@@ -591,18 +600,18 @@ link_blame(struct incidents *inc, struct lctx *l, int64_t since_ms, int64_t now,
 		struct pview *p = &l->probes[i];
 
 		bp[n++] = (struct blame_probe){
-			.name = p->cfg->name,
-			.target = p->cfg->target,
-			.hop = p->cfg->hop,
-			.fresh = p->have && fresh(p->ts_ms, p->interval_ms, now),
-			.failed = p->failed,
-			.loss_valid = p->loss_v,
-			.loss_pct = p->loss,
-			.latency_valid = p->rtt_v,
-			.latency_ms = p->rtt,
-			.jitter_valid = p->jit_v,
-			.jitter_ms = p->jitter,
-			.bad = probe_bad(dg, p),
+		    .name = p->cfg->name,
+		    .target = p->cfg->target,
+		    .hop = p->cfg->hop,
+		    .fresh = p->have && fresh(p->ts_ms, p->interval_ms, now),
+		    .failed = p->failed,
+		    .loss_valid = p->loss_v,
+		    .loss_pct = p->loss,
+		    .latency_valid = p->rtt_v,
+		    .latency_ms = p->rtt,
+		    .jitter_valid = p->jit_v,
+		    .jitter_ms = p->jitter,
+		    .bad = probe_bad(dg, p),
 		};
 	}
 	in.probes = bp;
@@ -640,11 +649,11 @@ make_title(struct incidents *inc, struct pkey *k, const struct ticket *t, char *
 		int n = detect_flaps(&k->det, &k->params, now_ms());
 
 		snprintf(what, sizeof(what), "flapping (%d up/down changes within %s)",
-		    n > k->params.flap_count ? n : k->params.flap_count,
-		    units_fmt_duration(k->params.flap_window_ms, win, sizeof(win)));
+		         n > k->params.flap_count ? n : k->params.flap_count,
+		         units_fmt_duration(k->params.flap_window_ms, win, sizeof(win)));
 	} else
 		snprintf(what, sizeof(what), "%s%s", k->det.flapping ? "flapping: " : "",
-		    k->detail[0] ? k->detail : k->kind);
+		         k->detail[0] ? k->detail : k->kind);
 	if (k->subject == SUBJ_LINK) {
 		const struct lw_link *c = k->link->cfg;
 		char who[200] = "";
@@ -655,24 +664,25 @@ make_title(struct incidents *inc, struct pkey *k, const struct ticket *t, char *
 			snprintf(who, sizeof(who), " (%s)", c->provider);
 		else if (c->circuit && c->circuit[0])
 			snprintf(who, sizeof(who), " (circuit %s)", c->circuit);
-		snprintf(buf, len, "%s %s%s: %s%s%s", c->provider && c->provider[0] ? "ISP link" :
-		    "Link", c->name, who, what, phrase[0] ? "; fault: " : "", phrase);
+		snprintf(buf, len, "%s %s%s: %s%s%s",
+		         c->provider && c->provider[0] ? "ISP link" : "Link", c->name, who, what,
+		         phrase[0] ? "; fault: " : "", phrase);
 	} else if (k->subject == SUBJ_DEVICE)
 		snprintf(buf, len, "Device %s (%s): %s", k->dev->cfg->name,
-		    k->dev->cfg->address ? k->dev->cfg->address : "?", what);
+		         k->dev->cfg->address ? k->dev->cfg->address : "?", what);
 	else
 		snprintf(buf, len, "linewatch at %s has no working path: %s", inc->cfg->site, what);
 }
 
 /* ---- timeline ------------------------------------------------------------ */
 
-static void
-event(struct incidents *inc, struct pkey *k, struct ticket *t, int64_t at, const char *type,
-    const char *who, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static void event(struct incidents *inc, struct pkey *k, struct ticket *t, int64_t at,
+                  const char *type, const char *who, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 
 static void
 event(struct incidents *inc, struct pkey *k, struct ticket *t, int64_t at, const char *type,
-    const char *who, const char *fmt, ...)
+      const char *who, const char *fmt, ...)
 {
 	struct ticket_batch *b = batch(inc);
 	char text[1200];
@@ -696,11 +706,13 @@ static void
 problem_row(struct incidents *inc, struct pkey *k, int64_t end_ms, const char *note)
 {
 	struct ticket_batch *b = batch(inc);
-	const char *held = k->hold == HOLD_MAINT ? "maintenance" :
-			   k->hold == HOLD_SUPPRESSED ? "suppressed" : NULL;
+	const char *held = k->hold == HOLD_MAINT        ? "maintenance"
+	                   : k->hold == HOLD_SUPPRESSED ? "suppressed"
+	                                                : NULL;
 	int64_t tid = k->ticket ? k->ticket->id : 0;
-	const char *name = k->subject == SUBJ_LINK ? k->link->cfg->name :
-			   k->subject == SUBJ_DEVICE ? k->dev->cfg->name : inc->cfg->site;
+	const char *name = k->subject == SUBJ_LINK     ? k->link->cfg->name
+	                   : k->subject == SUBJ_DEVICE ? k->dev->cfg->name
+	                                               : inc->cfg->site;
 
 	if (b == NULL || k->problem_id == 0)
 		return;
@@ -709,9 +721,11 @@ problem_row(struct incidents *inc, struct pkey *k, int64_t end_ms, const char *n
 		tid = id > 0 ? id : 0;
 	}
 	ticket_batch_problem(b, k->problem_id, k->key,
-	    k->subject == SUBJ_LINK ? "link" : k->subject == SUBJ_DEVICE ? "device" : "site", name,
-	    k->subject == SUBJ_LINK ? k->link->cfg->name : NULL, k->kind, k->det.severity,
-	    k->problem_start_ms, end_ms, tid, held, note);
+	                     k->subject == SUBJ_LINK     ? "link"
+	                     : k->subject == SUBJ_DEVICE ? "device"
+	                                                 : "site",
+	                     name, k->subject == SUBJ_LINK ? k->link->cfg->name : NULL, k->kind,
+	                     k->det.severity, k->problem_start_ms, end_ms, tid, held, note);
 }
 
 static void
@@ -765,7 +779,7 @@ update_blame(struct incidents *inc, struct pkey *k, struct ticket *t, int64_t no
 	free(reasons);
 	for (int i = 0; i < b.nreasons && n < sizeof(joined); i++)
 		n += (size_t)snprintf(joined + n, sizeof(joined) - n, "%s%s", i ? "; " : "",
-		    b.reasons[i]);
+		                      b.reasons[i]);
 	make_title(inc, k, t, title, sizeof(title));
 	ticket_set_str(&t->title, title);
 	if (!force)
@@ -777,8 +791,9 @@ update_blame(struct incidents *inc, struct pkey *k, struct ticket *t, int64_t no
 static const char *
 subject_name(struct incidents *inc, struct pkey *k)
 {
-	return k->subject == SUBJ_LINK ? k->link->cfg->name :
-	       k->subject == SUBJ_DEVICE ? k->dev->cfg->name : inc->cfg->site;
+	return k->subject == SUBJ_LINK     ? k->link->cfg->name
+	       : k->subject == SUBJ_DEVICE ? k->dev->cfg->name
+	                                   : inc->cfg->site;
 }
 
 static struct ticket *
@@ -793,8 +808,9 @@ new_ticket(struct incidents *inc, struct pkey *k, int64_t now)
 	t->id = ++inc->ids.ticket;
 	ticket_ref(t->id, t->ref, sizeof(t->ref));
 	ticket_set_str(&t->key, k->key);
-	ticket_set_str(&t->subject,
-	    k->subject == SUBJ_LINK ? "link" : k->subject == SUBJ_DEVICE ? "device" : "site");
+	ticket_set_str(&t->subject, k->subject == SUBJ_LINK     ? "link"
+	                            : k->subject == SUBJ_DEVICE ? "device"
+	                                                        : "site");
 	ticket_set_str(&t->name, subject_name(inc, k));
 	ticket_set_str(&t->kind, k->kind);
 	if (k->subject == SUBJ_LINK) {
@@ -822,7 +838,7 @@ open_ticket(struct incidents *inc, struct pkey *k, int64_t now)
 	struct ticket *t;
 	char title[512], dur[48];
 	bool reopen = k->recent && k->recent->resolved_ms > 0 &&
-		      now - k->recent->resolved_ms <= k->params.holddown_ms;
+	              now - k->recent->resolved_ms <= k->params.holddown_ms;
 
 	int64_t was_resolved = reopen ? k->recent->resolved_ms : 0;
 
@@ -853,14 +869,14 @@ open_ticket(struct incidents *inc, struct pkey *k, int64_t now)
 	make_title(inc, k, t, title, sizeof(title));
 	ticket_set_str(&t->title, title);
 	if (reopen) {
-		event(inc, k, t, now, "reopened", NULL, "the problem came back %s after it cleared: %s",
-		    fmt_dur(now - was_resolved, dur, sizeof(dur)),
-		    k->detail);
+		event(inc, k, t, now, "reopened", NULL,
+		      "the problem came back %s after it cleared: %s",
+		      fmt_dur(now - was_resolved, dur, sizeof(dur)), k->detail);
 		log_warnx("ticket %s reopened: %s", t->ref, title);
 	} else {
 		event(inc, k, t, now, "opened", NULL, "%s%s%s", k->detail,
-		    t->blame && strcmp(t->blame, "unknown") != 0 ? "; fault: " : "",
-		    t->blame && strcmp(t->blame, "unknown") != 0 ? t->blame : "");
+		      t->blame && strcmp(t->blame, "unknown") != 0 ? "; fault: " : "",
+		      t->blame && strcmp(t->blame, "unknown") != 0 ? t->blame : "");
 		log_warnx("ticket %s opened: %s", t->ref, title);
 	}
 	problem_row(inc, k, 0, NULL);
@@ -875,13 +891,16 @@ resolve_ticket(struct incidents *inc, struct pkey *k, int64_t now, const struct 
 	if (t == NULL)
 		return;
 	if (r->after_restart)
-		snprintf(note, sizeof(note), "recovered while linewatchd was not running (last seen "
-		    "running %s, restarted %s)", local_time(inc->prev_alive_ms, a, sizeof(a)),
-		    local_time(inc->started_ms, b, sizeof(b)));
+		snprintf(note, sizeof(note),
+		         "recovered while linewatchd was not running (last seen "
+		         "running %s, restarted %s)",
+		         local_time(inc->prev_alive_ms, a, sizeof(a)),
+		         local_time(inc->started_ms, b, sizeof(b)));
 	else
-		snprintf(note, sizeof(note), "recovered after %d good evaluations in a row; the "
-		    "problem lasted %s", k->params.clear_n,
-		    fmt_dur(now - t->problem_since_ms, dur, sizeof(dur)));
+		snprintf(note, sizeof(note),
+		         "recovered after %d good evaluations in a row; the "
+		         "problem lasted %s",
+		         k->params.clear_n, fmt_dur(now - t->problem_since_ms, dur, sizeof(dur)));
 	event(inc, k, t, now, "recovered", NULL, "%s", note);
 	t->state = TICKET_RESOLVED;
 	t->resolved_ms = now;
@@ -1038,7 +1057,8 @@ try_ticket(struct incidents *inc, struct pkey *k, int64_t now)
 	case HOLD_MAINT:
 		if (k->hold != HOLD_MAINT) {
 			k->hold = HOLD_MAINT;
-			log_info("%s: %s during maintenance: recorded, no ticket", k->key, k->detail);
+			log_info("%s: %s during maintenance: recorded, no ticket", k->key,
+			         k->detail);
 			problem_row(inc, k, 0, "during maintenance");
 		}
 		return;
@@ -1047,8 +1067,8 @@ try_ticket(struct incidents *inc, struct pkey *k, int64_t now)
 			k->hold = HOLD_SUPPRESSED;
 			snprintf(k->held_into, sizeof(k->held_into), "%s", into->ref);
 			event(inc, k, into, now, "suppressed", NULL, "suppressed: %s of %s %s: %s",
-			    k->kind, k->subject == SUBJ_LINK ? "link" : "device",
-			    subject_name(inc, k), k->detail);
+			      k->kind, k->subject == SUBJ_LINK ? "link" : "device",
+			      subject_name(inc, k), k->detail);
 			log_info("%s: %s: suppressed into %s", k->key, k->detail, into->ref);
 			problem_row(inc, k, 0, NULL);
 		}
@@ -1091,7 +1111,7 @@ handle(struct incidents *inc, struct pkey *k, const struct detect_result *r, int
 		} else {
 			/* reopened by hand earlier: this problem continues it */
 			event(inc, k, k->ticket, now, "note", NULL, "problem detected: %s",
-			    k->detail);
+			      k->detail);
 			problem_row(inc, k, 0, NULL);
 		}
 	}
@@ -1103,8 +1123,9 @@ handle(struct incidents *inc, struct pkey *k, const struct detect_result *r, int
 		if (!(r->events & (DETECT_EV_OPEN | DETECT_EV_REOPEN))) {
 			char win[32];
 
-			event(inc, k, t, now, "flapping", NULL, "flapping: %d state changes within %s",
-			    r->flaps, units_fmt_duration(k->params.flap_window_ms, win, sizeof(win)));
+			event(inc, k, t, now, "flapping", NULL,
+			      "flapping: %d state changes within %s", r->flaps,
+			      units_fmt_duration(k->params.flap_window_ms, win, sizeof(win)));
 		}
 	}
 	if ((r->events & DETECT_EV_SEVERITY) && t != NULL) {
@@ -1113,16 +1134,20 @@ handle(struct incidents *inc, struct pkey *k, const struct detect_result *r, int
 		make_title(inc, k, t, title, sizeof(title));
 		ticket_set_str(&t->title, title);
 		event(inc, k, t, now, "severity", NULL, "severity %s (was %s): %s",
-		    ticket_severity_name(r->severity), ticket_severity_name(r->prev_severity),
-		    k->detail);
+		      ticket_severity_name(r->severity), ticket_severity_name(r->prev_severity),
+		      k->detail);
 		problem_row(inc, k, 0, NULL);
 	}
 	if ((r->events & DETECT_EV_CONFIRMED) && t != NULL)
-		event(inc, k, t, now, "restarted", NULL, "linewatchd restarted and the problem is "
-		    "still present: %s", k->detail);
+		event(inc, k, t, now, "restarted", NULL,
+		      "linewatchd restarted and the problem is "
+		      "still present: %s",
+		      k->detail);
 	if (r->events & DETECT_EV_RECOVERED) {
-		problem_row(inc, k, now, r->after_restart ? "recovered while linewatchd was not "
-		    "running" : NULL);
+		problem_row(inc, k, now,
+		            r->after_restart ? "recovered while linewatchd was not "
+		                               "running"
+		                             : NULL);
 		resolve_ticket(inc, k, now, r);
 		k->problem_id = 0;
 		k->hold = HOLD_NONE;
@@ -1135,8 +1160,7 @@ handle(struct incidents *inc, struct pkey *k, const struct detect_result *r, int
 	}
 }
 
-static void
-set_detail(struct pkey *k, int src, double value, int64_t now, const char *fmt, ...)
+static void set_detail(struct pkey *k, int src, double value, int64_t now, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 static void
@@ -1158,10 +1182,14 @@ set_detail(struct pkey *k, int src, double value, int64_t now, const char *fmt, 
 
 static void
 step(struct incidents *inc, struct pkey *k, int src, bool bad, enum lw_status sev, bool edge,
-    int64_t stale, int64_t now)
+     int64_t stale, int64_t now)
 {
 	struct detect_input in = {
-		.source = src, .bad = bad, .severity = sev, .edge = edge, .stale_ms = stale,
+	    .source = src,
+	    .bad = bad,
+	    .severity = sev,
+	    .edge = edge,
+	    .stale_ms = stale,
 	};
 	struct detect_result r;
 
@@ -1276,7 +1304,8 @@ update_probe(struct pview *p, const struct lw_sample *s, int64_t now)
 		p->rtt = metric(s, "rtt_avg", &p->rtt_v);
 	p->jitter = metric(s, "jitter", &p->jit_v);
 	if (p->reach)
-		p->failed = (p->loss_v && p->loss >= 100) || (!p->loss_v && s->status == LW_CRITICAL);
+		p->failed =
+		    (p->loss_v && p->loss >= 100) || (!p->loss_v && s->status == LW_CRITICAL);
 	else
 		p->failed = s->status == LW_CRITICAL;
 }
@@ -1293,7 +1322,7 @@ failing_list(struct lctx *l, int64_t now, char *buf, size_t len)
 		if (p->have && p->failed && fresh(p->ts_ms, p->interval_ms, now) &&
 		    (p->reach || l->nreach == 0))
 			n += (size_t)snprintf(buf + n, len - n, "%s%s %s", n ? ", " : "",
-			    p->cfg->name, p->cfg->target);
+			                      p->cfg->name, p->cfg->target);
 	}
 }
 
@@ -1351,46 +1380,48 @@ eval_probe(struct incidents *inc, struct lctx *l, int idx, int64_t now)
 
 		if (bad)
 			set_detail(&l->keys[LK_LOSS], idx, p->loss, now,
-			    "%.0f%% packet loss to %s (%s)", p->loss, nm, tg);
+			           "%.0f%% packet loss to %s (%s)", p->loss, nm, tg);
 		step(inc, &l->keys[LK_LOSS], idx, bad, sev, false, st, now);
 		step(inc, &l->keys[LK_LOSS], SRC_STREAM, bad, sev, false, st, now);
 	}
 	if (p->rtt_v) {
 		int v = detect_latency_bad(p->rtt, dg->latency_ms, p->baseline, dg->baseline_factor,
-		    BASELINE_FLOOR_MS);
+		                           BASELINE_FLOOR_MS);
 		enum lw_status sev = p->rtt > 2 * dg->latency_ms ? LW_CRITICAL : LW_WARNING;
 
 		if (v == 1)
 			set_detail(&l->keys[LK_LATENCY], idx, p->rtt, now,
-			    "latency %.0f ms to %s (%s), threshold %.0f ms", p->rtt, nm, tg,
-			    dg->latency_ms);
+			           "latency %.0f ms to %s (%s), threshold %.0f ms", p->rtt, nm, tg,
+			           dg->latency_ms);
 		else if (v == 2)
-			set_detail(&l->keys[LK_LATENCY], idx, p->rtt, now,
-			    "latency %.0f ms to %s (%s), %.1fx its usual %.0f ms at this hour", p->rtt,
-			    nm, tg, p->rtt / p->baseline, p->baseline);
+			set_detail(
+			    &l->keys[LK_LATENCY], idx, p->rtt, now,
+			    "latency %.0f ms to %s (%s), %.1fx its usual %.0f ms at this hour",
+			    p->rtt, nm, tg, p->rtt / p->baseline, p->baseline);
 		step(inc, &l->keys[LK_LATENCY], idx, v != 0, v == 1 ? sev : LW_WARNING, false, st,
-		    now);
-		step(inc, &l->keys[LK_LATENCY], SRC_STREAM, v != 0, v == 1 ? sev : LW_WARNING, false,
-		    st, now);
+		     now);
+		step(inc, &l->keys[LK_LATENCY], SRC_STREAM, v != 0, v == 1 ? sev : LW_WARNING,
+		     false, st, now);
 	}
 	if (p->jit_v) {
 		bool bad = dg->jitter_ms > 0 && p->jitter > dg->jitter_ms;
 
 		if (bad)
 			set_detail(&l->keys[LK_JITTER], idx, p->jitter, now,
-			    "jitter %.0f ms to %s (%s), threshold %.0f ms", p->jitter, nm, tg,
-			    dg->jitter_ms);
+			           "jitter %.0f ms to %s (%s), threshold %.0f ms", p->jitter, nm,
+			           tg, dg->jitter_ms);
 		step(inc, &l->keys[LK_JITTER], idx, bad,
-		    p->jitter > 2 * dg->jitter_ms ? LW_CRITICAL : LW_WARNING, false, st, now);
+		     p->jitter > 2 * dg->jitter_ms ? LW_CRITICAL : LW_WARNING, false, st, now);
 		step(inc, &l->keys[LK_JITTER], SRC_STREAM, bad,
-		    p->jitter > 2 * dg->jitter_ms ? LW_CRITICAL : LW_WARNING, false, st, now);
+		     p->jitter > 2 * dg->jitter_ms ? LW_CRITICAL : LW_WARNING, false, st, now);
 	}
 	if (!p->reach && p->status != LW_UNKNOWN) {
 		bool bad = p->status == LW_CRITICAL;
 
 		if (bad)
-			set_detail(&l->keys[LK_SERVICE], idx, 1, now, "%s check %s (%s) failing: %s",
-			    p->cfg->type, nm, tg, p->message[0] ? p->message : "critical");
+			set_detail(&l->keys[LK_SERVICE], idx, 1, now,
+			           "%s check %s (%s) failing: %s", p->cfg->type, nm, tg,
+			           p->message[0] ? p->message : "critical");
 		step(inc, &l->keys[LK_SERVICE], idx, bad, LW_CRITICAL, false, st, now);
 	}
 }
@@ -1458,18 +1489,21 @@ eval_iface(struct incidents *inc, struct lctx *l, const struct lw_sample *s, int
 		char rate[32];
 
 		if (bad)
-			set_detail(&l->keys[LK_SATURATION], 0, u, now,
-			    "saturated: %s at %.0f%% of %s", v->util_out > v->util_in ? "outbound" :
-			    "inbound", u, l->cfg->bandwidth_bps ? units_fmt_rate(
-			    (double)l->cfg->bandwidth_bps, rate, sizeof(rate)) : "the interface speed");
+			set_detail(
+			    &l->keys[LK_SATURATION], 0, u, now, "saturated: %s at %.0f%% of %s",
+			    v->util_out > v->util_in ? "outbound" : "inbound", u,
+			    l->cfg->bandwidth_bps
+			        ? units_fmt_rate((double)l->cfg->bandwidth_bps, rate, sizeof(rate))
+			        : "the interface speed");
 		step(inc, &l->keys[LK_SATURATION], 0, bad,
-		    u >= SATURATION_CRIT_PCT ? LW_CRITICAL : LW_WARNING, false, st, now);
+		     u >= SATURATION_CRIT_PCT ? LW_CRITICAL : LW_WARNING, false, st, now);
 	}
 	if (v->err_v) {
 		bool bad = v->errors_pm > dg->errors_per_min;
 
 		if (bad)
-			set_detail(&l->keys[LK_ERRORS], 0, v->errors_pm, now,
+			set_detail(
+			    &l->keys[LK_ERRORS], 0, v->errors_pm, now,
 			    "%.0f input errors and discards per minute on %s (threshold %.0f)",
 			    v->errors_pm, l->cfg->interface, dg->errors_per_min);
 		step(inc, &l->keys[LK_ERRORS], 0, bad, LW_WARNING, false, st, now);
@@ -1480,7 +1514,8 @@ eval_iface(struct incidents *inc, struct lctx *l, const struct lw_sample *s, int
 		edge_only(inc, &l->keys[LK_DOWN], now);
 	if (oper_is_down(v->oper) && strcmp(v->admin, "up") == 0) {
 		set_detail(&l->keys[LK_DOWN], 0, 100, now,
-		    "down: interface %s is %s (ifAdminStatus up)", l->cfg->interface, v->oper);
+		           "down: interface %s is %s (ifAdminStatus up)", l->cfg->interface,
+		           v->oper);
 		step(inc, &l->keys[LK_DOWN], 0, true, LW_CRITICAL, false, st, now);
 	} else if (strcmp(v->oper, "up") == 0 && l->nreach == 0 && l->nprobes == 0)
 		step(inc, &l->keys[LK_DOWN], 0, false, LW_OK, false, st, now);
@@ -1524,7 +1559,7 @@ eval_device(struct incidents *inc, struct dctx *d, const struct lw_sample *s, in
 
 		if (bad)
 			set_detail(&d->keys[DK_UNREACHABLE], 0, 1, now, "does not answer SNMP%s%s",
-			    v->reason[0] ? ": " : "", v->reason);
+			           v->reason[0] ? ": " : "", v->reason);
 		step(inc, &d->keys[DK_UNREACHABLE], 0, bad, LW_CRITICAL, false, st, now);
 	}
 	if (v->ups_v) {
@@ -1532,21 +1567,20 @@ eval_device(struct incidents *inc, struct dctx *d, const struct lw_sample *s, in
 
 		if (bad && v->min_v)
 			set_detail(&d->keys[DK_UPS_BATTERY], 0, 1, now,
-			    "UPS on battery, %.0f min left", v->battery_min);
+			           "UPS on battery, %.0f min left", v->battery_min);
 		else if (bad)
 			set_detail(&d->keys[DK_UPS_BATTERY], 0, 1, now, "UPS on battery");
 		step(inc, &d->keys[DK_UPS_BATTERY], 0, bad,
-		    v->min_v && v->battery_min < UPS_CRIT_MIN ? LW_CRITICAL : LW_WARNING, false, st,
-		    now);
+		     v->min_v && v->battery_min < UPS_CRIT_MIN ? LW_CRITICAL : LW_WARNING, false,
+		     st, now);
 	}
 	if (v->low_v) {
 		bool bad = v->battery_low >= 1;
 
-		if (bad)
-		{
+		if (bad) {
 			if (v->chg_v)
 				set_detail(&d->keys[DK_BATTERY_LOW], 0, 1, now,
-				    "UPS battery low (%.0f%% charge)", v->charge);
+				           "UPS battery low (%.0f%% charge)", v->charge);
 			else
 				set_detail(&d->keys[DK_BATTERY_LOW], 0, 1, now, "UPS battery low");
 		}
@@ -1557,10 +1591,10 @@ eval_device(struct incidents *inc, struct dctx *d, const struct lw_sample *s, in
 
 		if (bad)
 			set_detail(&d->keys[DK_STORAGE], 0, v->disk, now, "disk %.0f%% full%s%s%s",
-			    v->disk, v->disk_name[0] ? " (" : "", v->disk_name,
-			    v->disk_name[0] ? ")" : "");
+			           v->disk, v->disk_name[0] ? " (" : "", v->disk_name,
+			           v->disk_name[0] ? ")" : "");
 		step(inc, &d->keys[DK_STORAGE], 0, bad,
-		    v->disk >= STORAGE_CRIT_PCT ? LW_CRITICAL : LW_WARNING, false, st, now);
+		     v->disk >= STORAGE_CRIT_PCT ? LW_CRITICAL : LW_WARNING, false, st, now);
 	}
 }
 
@@ -1602,7 +1636,7 @@ eval_site(struct incidents *inc, int64_t now)
 			ndown++;
 			if (len < sizeof(names))
 				len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
-				    len ? ", " : "", l->cfg->name);
+				                        len ? ", " : "", l->cfg->name);
 		}
 	}
 	if (n < 2)
@@ -1722,11 +1756,14 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 
 static void
 init_key(struct pkey *k, enum subject subj, const char *name, const char *kind,
-    const struct detect_params *p)
+         const struct detect_params *p)
 {
 	memset(k, 0, sizeof(*k));
 	snprintf(k->key, sizeof(k->key), "%s:%s:%s",
-	    subj == SUBJ_LINK ? "link" : subj == SUBJ_DEVICE ? "device" : "site", name, kind);
+	         subj == SUBJ_LINK     ? "link"
+	         : subj == SUBJ_DEVICE ? "device"
+	                               : "site",
+	         name, kind);
 	k->kind = kind;
 	k->subject = subj;
 	k->params = *p;
@@ -1762,8 +1799,8 @@ link_hops(struct lctx *l)
 	l->nreach = 0;
 	l->nearest_hop = 0;
 	for (size_t i = 0; i < l->nprobes; i++)
-		if (l->probes[i].cfg && (strcmp(l->probes[i].cfg->type, "icmp") == 0 ||
-		    l->probes[i].reach))
+		if (l->probes[i].cfg &&
+		    (strcmp(l->probes[i].cfg->type, "icmp") == 0 || l->probes[i].reach))
 			l->nreach++;
 	for (size_t i = 0; i < l->nprobes; i++) {
 		const struct lw_probe *p = l->probes[i].cfg;
@@ -1785,7 +1822,7 @@ build_link(struct lctx *l, const struct lw_link *c)
 	l->nprobes = c->nprobes;
 	if (c->nprobes > MAX_PROBES)
 		log_warnx("link %s: only its first %d probes are evaluated for tickets", c->name,
-		    MAX_PROBES);
+		          MAX_PROBES);
 	if (c->nprobes > 0 && (l->probes = calloc(c->nprobes, sizeof(*l->probes))) == NULL)
 		return -1;
 	for (size_t i = 0; i < c->nprobes; i++) {
@@ -1896,7 +1933,8 @@ load_open_cb(struct ticket *t, void *arg)
 		k->ticket = t;
 		detect_seed(&k->det, t->severity, t->problem_since_ms, t->flapping);
 		k->problem_start_ms = t->problem_since_ms;
-		snprintf(k->detail, sizeof(k->detail), "%s", "the problem of ticket before the restart");
+		snprintf(k->detail, sizeof(k->detail), "%s",
+		         "the problem of ticket before the restart");
 		log_info("ticket %s continues after the restart: %s", t->ref, t->title);
 		return;
 	}
@@ -1908,7 +1946,8 @@ load_open_cb(struct ticket *t, void *arg)
 		detect_seed(&inc->site.det, t->severity, t->problem_since_ms, false);
 		return;
 	} else
-		resolve_unknown(inc, t, now, "its link or device is no longer in the configuration");
+		resolve_unknown(inc, t, now,
+		                "its link or device is no longer in the configuration");
 	ticket_free(t);
 }
 
@@ -1920,8 +1959,7 @@ load_problem_cb(const struct ticket_problem *p, void *arg)
 	struct ticket_batch *b;
 	int64_t end;
 
-	if (k != NULL && k->ticket != NULL && p->ticket_id == k->ticket->id &&
-	    k->problem_id == 0) {
+	if (k != NULL && k->ticket != NULL && p->ticket_id == k->ticket->id && k->problem_id == 0) {
 		k->problem_id = p->id;
 		k->problem_start_ms = p->start_ms;
 		return;
@@ -1930,10 +1968,14 @@ load_problem_cb(const struct ticket_problem *p, void *arg)
 	end = inc->prev_alive_ms > p->start_ms ? inc->prev_alive_ms : p->start_ms;
 	if ((b = batch(inc)) == NULL)
 		return;
-	ticket_batch_problem(b, p->id, p->key, k && k->subject == SUBJ_DEVICE ? "device" :
-	    k && k->subject == SUBJ_SITE ? "site" : "link", k ? subject_name(inc, k) : "?",
-	    k && k->subject == SUBJ_LINK ? k->link->cfg->name : NULL, p->kind, LW_WARNING,
-	    p->start_ms, end, p->ticket_id, p->held, "ended when linewatchd stopped");
+	ticket_batch_problem(b, p->id, p->key,
+	                     k && k->subject == SUBJ_DEVICE ? "device"
+	                     : k && k->subject == SUBJ_SITE ? "site"
+	                                                    : "link",
+	                     k ? subject_name(inc, k) : "?",
+	                     k && k->subject == SUBJ_LINK ? k->link->cfg->name : NULL, p->kind,
+	                     LW_WARNING, p->start_ms, end, p->ticket_id, p->held,
+	                     "ended when linewatchd stopped");
 }
 
 static void
@@ -1993,11 +2035,12 @@ load_state(struct incidents *inc)
 	foreach_key(inc, restored_problem_rows, NULL);
 	foreach_key(inc, load_recent_cb, NULL);
 	if (ticket_latency_load(inc->db, now - (BASELINE_DAYS + 1) * 24 * HOUR_MS, load_latency_cb,
-	    inc) != 0)
+	                        inc) != 0)
 		return -1;
 	for (size_t i = 0; i < inc->nlinks; i++)
 		for (size_t p = 0; p < inc->links[i].nprobes; p++)
-			inc->links[i].probes[p].baseline = baseline_for(&inc->links[i].probes[p], now);
+			inc->links[i].probes[p].baseline =
+			    baseline_for(&inc->links[i].probes[p], now);
 	return 0;
 }
 
@@ -2014,11 +2057,11 @@ notify_subs(const struct ticket_event *ev, void *arg)
 
 struct incidents *
 incidents_new(struct event_base *base, struct lw_bus *bus, struct db *db,
-    const struct lw_config *cfg)
+              const struct lw_config *cfg)
 {
 	struct incidents *inc = calloc(1, sizeof(*inc));
-	struct detect_params sp = { .for_n = 1, .clear_n = 1, .holddown_ms = 0 };
-	struct timeval tv = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
+	struct detect_params sp = {.for_n = 1, .clear_n = 1, .holddown_ms = 0};
+	struct timeval tv = {TICK_MS / 1000, (TICK_MS % 1000) * 1000};
 
 	if (inc == NULL)
 		return NULL;
@@ -2113,7 +2156,7 @@ incidents_reload(struct incidents *inc, const struct lw_config *cfg)
 
 			if (key->ticket)
 				resolve_unknown(inc, key->ticket, now,
-				    "the link was removed from the configuration");
+				                "the link was removed from the configuration");
 			if (key->problem_id)
 				problem_row(inc, key, now, "link removed from the configuration");
 		}
@@ -2123,7 +2166,7 @@ incidents_reload(struct incidents *inc, const struct lw_config *cfg)
 
 			if (key->ticket)
 				resolve_unknown(inc, key->ticket, now,
-				    "the device was removed from the configuration");
+				                "the device was removed from the configuration");
 			if (key->problem_id)
 				problem_row(inc, key, now, "device removed from the configuration");
 		}
@@ -2178,7 +2221,7 @@ ticket_unsubscribe(struct incidents *inc, ticket_event_cb cb, void *arg)
 	for (size_t i = 0; i < inc->nsubs; i++)
 		if (inc->subs[i].cb == cb && inc->subs[i].arg == arg) {
 			memmove(&inc->subs[i], &inc->subs[i + 1],
-			    (inc->nsubs - i - 1) * sizeof(*inc->subs));
+			        (inc->nsubs - i - 1) * sizeof(*inc->subs));
 			inc->nsubs--;
 			return;
 		}
@@ -2212,7 +2255,7 @@ static void
 orphan_remove(struct incidents *inc, size_t i)
 {
 	memmove(&inc->orphans[i], &inc->orphans[i + 1],
-	    (inc->norphans - i - 1) * sizeof(*inc->orphans));
+	        (inc->norphans - i - 1) * sizeof(*inc->orphans));
 	inc->norphans--;
 }
 
@@ -2241,8 +2284,8 @@ valid_who(const char *who)
 	return true;
 }
 
-static int
-fail(char *msg, size_t len, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *msg, size_t len, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int
 fail(char *msg, size_t len, int code, const char *fmt, ...)
@@ -2257,16 +2300,16 @@ fail(char *msg, size_t len, int code, const char *fmt, ...)
 
 static int
 act_reopen(struct incidents *inc, struct ticket *t, struct pkey *k, const char *who,
-    const char *text, int64_t now, char *msg, size_t msglen)
+           const char *text, int64_t now, char *msg, size_t msglen)
 {
 	if (t->state != TICKET_RESOLVED)
 		return fail(msg, msglen, 409, "%s is %s, not resolved", t->ref,
-		    ticket_state_name(t->state));
+		            ticket_state_name(t->state));
 	if (k == NULL)
 		k = find_key(inc, t->key);
 	if (k != NULL && k->ticket != NULL)
 		return fail(msg, msglen, 409, "the problem of %s has another open ticket: %s",
-		    t->ref, k->ticket->ref);
+		            t->ref, k->ticket->ref);
 	if (k == NULL && orphan_add(inc, t) != 0)
 		return fail(msg, msglen, 503, "out of memory");
 	t->state = TICKET_OPEN;
@@ -2283,14 +2326,15 @@ act_reopen(struct incidents *inc, struct ticket *t, struct pkey *k, const char *
 			problem_row(inc, k, 0, NULL);
 	}
 	event(inc, k, t, now, "reopened", who, "reopened by %s%s%s", who, text ? ": " : "",
-	    text ? text : "");
+	      text ? text : "");
 	log_info("ticket %s reopened by %s", t->ref, who);
 	return 0;
 }
 
 int
 incidents_action(struct incidents *inc, int64_t id, enum incident_action a, const char *who,
-    const char *text, void (*done)(int rc, void *arg), void *arg, char *msg, size_t msglen)
+                 const char *text, void (*done)(int rc, void *arg), void *arg, char *msg,
+                 size_t msglen)
 {
 	struct pkey *k = find_key_of_ticket(inc, id);
 	struct ticket *t = NULL, *loaded = NULL;
@@ -2300,7 +2344,7 @@ incidents_action(struct incidents *inc, int64_t id, enum incident_action a, cons
 
 	if (who == NULL || !valid_who(who))
 		return fail(msg, msglen, 400, "\"by\" must be 1 to %d printable characters",
-		    WHO_MAX);
+		            WHO_MAX);
 	if (text != NULL && (strlen(text) > TEXT_MAX || text[0] == '\0'))
 		return fail(msg, msglen, 400, "text must be 1 to %d characters", TEXT_MAX);
 	if (a == INCIDENT_COMMENT && text == NULL)
@@ -2331,13 +2375,13 @@ incidents_action(struct incidents *inc, int64_t id, enum incident_action a, cons
 			rc = fail(msg, msglen, 409, "%s is resolved: reopen it first", t->ref);
 		else if (t->state == TICKET_ACKNOWLEDGED)
 			rc = fail(msg, msglen, 409, "%s was already acknowledged by %s", t->ref,
-			    t->acked_by ? t->acked_by : "someone");
+			          t->acked_by ? t->acked_by : "someone");
 		else {
 			t->state = TICKET_ACKNOWLEDGED;
 			t->acked_ms = now;
 			ticket_set_str(&t->acked_by, who);
 			event(inc, k, t, now, "acknowledged", who, "acknowledged by %s%s%s", who,
-			    text ? ": " : "", text ? text : "");
+			      text ? ": " : "", text ? text : "");
 			log_info("ticket %s acknowledged by %s", t->ref, who);
 		}
 		break;
@@ -2356,11 +2400,13 @@ incidents_action(struct incidents *inc, int64_t id, enum incident_action a, cons
 			char note[TEXT_MAX + 64];
 
 			snprintf(note, sizeof(note), "resolved by %s%s%s", who, text ? ": " : "",
-			    text ? text : "");
+			         text ? text : "");
 			ticket_set_str(&t->resolution, note);
 			event(inc, k, t, now, "resolved", who, "%s%s", note,
-			    k && k->det.state == DETECT_PROBLEM ? " (the problem is still present: "
-			    "no new ticket until it clears and comes back)" : "");
+			      k && k->det.state == DETECT_PROBLEM
+			          ? " (the problem is still present: "
+			            "no new ticket until it clears and comes back)"
+			          : "");
 		}
 		log_info("ticket %s resolved by %s", t->ref, who);
 		if (k && k->ticket == t) {
@@ -2386,7 +2432,8 @@ incidents_action(struct incidents *inc, int64_t id, enum incident_action a, cons
 		return rc;
 	}
 	if (flush(inc, done, arg) != 0)
-		return fail(msg, msglen, 503, "the ticket database refused the write (see the log)");
+		return fail(msg, msglen, 503,
+		            "the ticket database refused the write (see the log)");
 	return 0;
 }
 

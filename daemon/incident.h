@@ -83,7 +83,7 @@ struct incidents;
 /* Loads open tickets from db and subscribes to bus.  NULL (logged) on a
  * database read error.  cfg must stay valid until the next reload. */
 struct incidents *incidents_new(struct event_base *base, struct lw_bus *bus, struct db *db,
-    const struct lw_config *cfg);
+                                const struct lw_config *cfg);
 int incidents_reload(struct incidents *inc, const struct lw_config *cfg);
 /* Unsubscribes and frees; writes still queued commit later without
  * notifying anyone. */
@@ -113,9 +113,9 @@ enum incident_action { INCIDENT_ACK, INCIDENT_COMMENT, INCIDENT_RESOLVE, INCIDEN
  * runs after it is committed (rc SQLITE_OK) or given up.  Otherwise an HTTP
  * status with msg filled: 404 no such ticket, 409 not in a state for it,
  * 400 bad input, 503 the database refused the write. */
-int incidents_action(struct incidents *inc, int64_t id, enum incident_action a,
-    const char *who, const char *text, void (*done)(int rc, void *arg), void *arg, char *msg,
-    size_t msglen);
+int incidents_action(struct incidents *inc, int64_t id, enum incident_action a, const char *who,
+                     const char *text, void (*done)(int rc, void *arg), void *arg, char *msg,
+                     size_t msglen);
 
 /* ---- link status (API) --------------------------------------------------- */
 
@@ -125,13 +125,13 @@ struct incident_link_status {
 	bool loss_valid, latency_valid, jitter_valid, util_valid, errors_valid;
 	double loss_pct, latency_ms, jitter_ms; /* worst fresh probe */
 	double util_in_pct, util_out_pct, errors_per_min;
-	const struct ticket *ticket; /* the open ticket to show (down first), or NULL */
+	const struct ticket *ticket;   /* the open ticket to show (down first), or NULL */
 	const struct ticket *open[16]; /* every open ticket of the link */
 	size_t nopen;
 	bool maintenance; /* in a maintenance window now */
 };
 /* -1 if the link is unknown. */
 int incidents_link_status(struct incidents *inc, const char *link,
-    struct incident_link_status *out);
+                          struct incident_link_status *out);
 
 #endif

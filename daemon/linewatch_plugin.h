@@ -75,7 +75,7 @@ struct lw_plugin {
 	void (*fini)(void);
 	int (*check)(const struct lw_probe_spec *spec, char *err, size_t errlen);
 	void *(*create)(struct event_base *base, const struct lw_probe_spec *spec, char *err,
-	    size_t errlen);
+	                size_t errlen);
 	void (*run)(void *inst, lw_probe_done_cb done, void *arg);
 	void (*cancel)(void *inst);
 	void (*destroy)(void *inst);

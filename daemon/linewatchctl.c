@@ -32,17 +32,16 @@ on_data(char *ptr, size_t size, size_t n, void *arg)
 static void
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: linewatchctl [-u URL] COMMAND\n"
-	    "  health                 daemon status\n"
-	    "  devices | probes | links\n"
-	    "  tickets [all]          open (or all) tickets\n"
-	    "  show REF               one ticket with its timeline\n"
-	    "  ack REF                acknowledge a ticket\n"
-	    "  comment REF TEXT       add a comment\n"
-	    "  resolve REF            resolve by hand\n"
-	    "  reopen REF             reopen a resolved ticket\n"
-	    "URL defaults to $LINEWATCH_URL or http://127.0.0.1:8080\n");
+	fprintf(stderr, "usage: linewatchctl [-u URL] COMMAND\n"
+	                "  health                 daemon status\n"
+	                "  devices | probes | links\n"
+	                "  tickets [all]          open (or all) tickets\n"
+	                "  show REF               one ticket with its timeline\n"
+	                "  ack REF                acknowledge a ticket\n"
+	                "  comment REF TEXT       add a comment\n"
+	                "  resolve REF            resolve by hand\n"
+	                "  reopen REF             reopen a resolved ticket\n"
+	                "URL defaults to $LINEWATCH_URL or http://127.0.0.1:8080\n");
 	exit(2);
 }
 
@@ -98,7 +97,7 @@ main(int argc, char *argv[])
 	const char *base = getenv("LINEWATCH_URL");
 	char path[1024];
 	char *post = NULL, *ref = NULL;
-	struct buf out = { NULL, 0 };
+	struct buf out = {NULL, 0};
 	long code = 0;
 	int i = 1, rc;
 
@@ -119,11 +118,11 @@ main(int argc, char *argv[])
 		snprintf(path, sizeof(path), "/api/v1/%s", cmd);
 	else if (!strcmp(cmd, "tickets"))
 		snprintf(path, sizeof(path), "/api/v1/tickets?state=%s",
-		    (ref && !strcmp(argv[i + 1], "all")) ? "all" : "open");
+		         (ref && !strcmp(argv[i + 1], "all")) ? "all" : "open");
 	else if (!strcmp(cmd, "show") && ref)
 		snprintf(path, sizeof(path), "/api/v1/tickets/%s", ref);
 	else if ((!strcmp(cmd, "ack") || !strcmp(cmd, "resolve") || !strcmp(cmd, "reopen")) &&
-	    ref) {
+	         ref) {
 		snprintf(path, sizeof(path), "/api/v1/tickets/%s/%s", ref, cmd);
 		post = strdup("{}");
 	} else if (!strcmp(cmd, "comment") && ref && i + 2 < argc) {

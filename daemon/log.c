@@ -12,8 +12,8 @@
 static int log_foreground = 1;
 static enum log_level log_level = LOG_LVL_INFO;
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
-static const int level_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const int level_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 
 void
 log_init(int foreground, enum log_level level)

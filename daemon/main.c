@@ -87,16 +87,16 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: linewatchd [-fdtV] [-c FILE]\n"
-	    "       linewatchd --suggest-config\n"
-	    "       linewatchd --hash-password\n"
-	    "       linewatchd --replay FILE.pcap [-c FILE] [--capture NAME] [--top N]\n"
-	    "                  [--local CIDR]... [--intervals] [--table]\n"
-	    "  -f  stay in the foreground, log to stderr\n"
-	    "  -d  debug log level\n"
-	    "  -c  configuration file (default " LW_SYSCONFDIR "/linewatch.conf)\n"
-	    "  -t  check the configuration and exit\n"
-	    "  -V  print the version and exit\n");
+	        "usage: linewatchd [-fdtV] [-c FILE]\n"
+	        "       linewatchd --suggest-config\n"
+	        "       linewatchd --hash-password\n"
+	        "       linewatchd --replay FILE.pcap [-c FILE] [--capture NAME] [--top N]\n"
+	        "                  [--local CIDR]... [--intervals] [--table]\n"
+	        "  -f  stay in the foreground, log to stderr\n"
+	        "  -d  debug log level\n"
+	        "  -c  configuration file (default " LW_SYSCONFDIR "/linewatch.conf)\n"
+	        "  -t  check the configuration and exit\n"
+	        "  -V  print the version and exit\n");
 	exit(2);
 }
 
@@ -206,7 +206,8 @@ prepare_state_dir(const struct lw_config *cfg, const struct passwd *pw)
 	fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd == -1) {
 		log_warn("state-dir %s is not writable (fix its owner or permissions, or set "
-		    "state-dir)", cfg->state_dir);
+		         "state-dir)",
+		         cfg->state_dir);
 		return -1;
 	}
 	close(fd);
@@ -217,8 +218,9 @@ prepare_state_dir(const struct lw_config *cfg, const struct passwd *pw)
 static void
 drop_privileges(const struct passwd *pw)
 {
-	if (setgroups(1, &pw->pw_gid) == -1 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) ==
-	    -1 || setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
 		fatal("cannot drop privileges to user %s", pw->pw_name);
 	/* Verify: getting root back must be impossible. */
 	if (pw->pw_uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
@@ -237,10 +239,11 @@ health_cb(struct evhttp_request *req, const char *rest, void *arg)
 		return;
 	}
 	j = json_pack("{s:s, s:s, s:s, s:I, s:{s:s, s:I, s:i, s:b, s:i, s:i}}", "status", "ok",
-	    "version", LW_VERSION, "site", d->cfg->site, "uptime_s",
-	    (json_int_t)(time(NULL) - d->started), "config", "file", d->cfg->file, "loaded",
-	    (json_int_t)d->loaded, "reloads", (int)d->reloads, "last_reload_failed",
-	    d->reload_failed, "devices", (int)d->cfg->ndevices, "links", (int)d->cfg->nlinks);
+	              "version", LW_VERSION, "site", d->cfg->site, "uptime_s",
+	              (json_int_t)(time(NULL) - d->started), "config", "file", d->cfg->file,
+	              "loaded", (json_int_t)d->loaded, "reloads", (int)d->reloads,
+	              "last_reload_failed", d->reload_failed, "devices", (int)d->cfg->ndevices,
+	              "links", (int)d->cfg->nlinks);
 	http_reply_json(req, 200, j);
 }
 
@@ -250,14 +253,16 @@ rrd_metrics(struct evbuffer *b, void *arg)
 	struct rrd_store_stats st;
 
 	rrd_store_stats(arg, &st);
-	metrics_family(b, "linewatch_rrd_queue_length", "gauge", "Samples waiting for the RRD writer.");
+	metrics_family(b, "linewatch_rrd_queue_length", "gauge",
+	               "Samples waiting for the RRD writer.");
 	metrics_value(b, "linewatch_rrd_queue_length", (double)st.queued, (const char *)NULL);
 	metrics_family(b, "linewatch_rrd_updates_total", "counter", "RRD updates written.");
 	metrics_value(b, "linewatch_rrd_updates_total", (double)st.written, (const char *)NULL);
 	metrics_family(b, "linewatch_rrd_dropped_total", "counter",
-	    "Samples dropped because the RRD queue was full.");
+	               "Samples dropped because the RRD queue was full.");
 	metrics_value(b, "linewatch_rrd_dropped_total", (double)st.dropped, (const char *)NULL);
-	metrics_family(b, "linewatch_rrd_errors_total", "counter", "Failed RRD creates or updates.");
+	metrics_family(b, "linewatch_rrd_errors_total", "counter",
+	               "Failed RRD creates or updates.");
 	metrics_value(b, "linewatch_rrd_errors_total", (double)st.errors, (const char *)NULL);
 }
 
@@ -268,9 +273,10 @@ graph_metrics(struct evbuffer *b, void *arg)
 
 	graph_stats(arg, &st);
 	metrics_family(b, "linewatch_graphs_rendered_total", "counter", "Graphs drawn.");
-	metrics_value(b, "linewatch_graphs_rendered_total", (double)st.rendered, (const char *)NULL);
+	metrics_value(b, "linewatch_graphs_rendered_total", (double)st.rendered,
+	              (const char *)NULL);
 	metrics_family(b, "linewatch_graphs_refused_total", "counter",
-	    "Graph requests refused (bad parameters, no history, busy).");
+	               "Graph requests refused (bad parameters, no history, busy).");
 	metrics_value(b, "linewatch_graphs_refused_total", (double)st.refused, (const char *)NULL);
 	metrics_family(b, "linewatch_graph_queue_length", "gauge", "Graphs waiting to be drawn.");
 	metrics_value(b, "linewatch_graph_queue_length", (double)st.queued, (const char *)NULL);
@@ -295,12 +301,16 @@ link_state_check(struct lwd *d, const char *link, int64_t time_ms)
 	if (old != NULL && strcmp(json_string_value(old), st.state) == 0)
 		return;
 	snprintf(text, sizeof(text), "link %s is %s (was %s)", link, st.state,
-	    old ? json_string_value(old) : "ok");
+	         old ? json_string_value(old) : "ok");
 	struct notify_event ne = {
-		.type = NOTIFY_LINK_STATE, .time_ms = time_ms, .link = link,
-		.provider = l->provider, .circuit = l->circuit,
-		.link_state = strcmp(st.state, "ok") == 0 ? "up" : st.state, .blame = st.blame,
-		.text = text,
+	    .type = NOTIFY_LINK_STATE,
+	    .time_ms = time_ms,
+	    .link = link,
+	    .provider = l->provider,
+	    .circuit = l->circuit,
+	    .link_state = strcmp(st.state, "ok") == 0 ? "up" : st.state,
+	    .blame = st.blame,
+	    .text = text,
 	};
 	if (st.ticket != NULL) {
 		ne.ref = st.ticket->ref;
@@ -315,11 +325,20 @@ on_ticket_event(const struct ticket_event *ev, void *arg)
 {
 	struct lwd *d = arg;
 	struct notify_event ne = {
-		.time_ms = ev->time_ms, .ref = ev->ref, .kind = ev->kind,
-		.severity = ev->severity, .state = ev->state, .title = ev->title,
-		.link = ev->link, .provider = ev->provider, .circuit = ev->circuit,
-		.metrics_json = ev->metrics, .text = ev->text, .by = ev->who,
-		.device = ev->device, .blame = ev->blame,
+	    .time_ms = ev->time_ms,
+	    .ref = ev->ref,
+	    .kind = ev->kind,
+	    .severity = ev->severity,
+	    .state = ev->state,
+	    .title = ev->title,
+	    .link = ev->link,
+	    .provider = ev->provider,
+	    .circuit = ev->circuit,
+	    .metrics_json = ev->metrics,
+	    .text = ev->text,
+	    .by = ev->who,
+	    .device = ev->device,
+	    .blame = ev->blame,
 	};
 
 	if (!strcmp(ev->type, "opened"))
@@ -333,7 +352,7 @@ on_ticket_event(const struct ticket_event *ev, void *arg)
 	else if (!strcmp(ev->type, "resolved"))
 		ne.type = NOTIFY_RESOLVED;
 	else if (!strcmp(ev->type, "severity") || !strcmp(ev->type, "flapping") ||
-	    !strcmp(ev->type, "blame") || !strcmp(ev->type, "suppressed"))
+	         !strcmp(ev->type, "blame") || !strcmp(ev->type, "suppressed"))
 		ne.type = NOTIFY_UPDATED;
 	if (ne.type != 0 && d->notify != NULL)
 		notify_post(d->notify, &ne);
@@ -341,7 +360,8 @@ on_ticket_event(const struct ticket_event *ev, void *arg)
 		link_state_check(d, ev->link, ev->time_ms);
 	if ((ne.type == NOTIFY_OPENED || ne.type == NOTIFY_REOPENED) && ev->link &&
 	    d->captures != NULL)
-		captures_ticket_opened(d->captures, ev->link, ev->ref, (time_t)(ev->time_ms / 1000));
+		captures_ticket_opened(d->captures, ev->link, ev->ref,
+		                       (time_t)(ev->time_ms / 1000));
 }
 
 static json_t *
@@ -390,8 +410,8 @@ modules_start(struct lwd *d)
 	if (d->auth == NULL || d->static_files == NULL || d->graph == NULL)
 		return -1;
 	if ((d->pages = pages_new(d->http, d->state, d->auth, cfgp)) == NULL ||
-	    (d->pages_tickets = pages_tickets_new(d->http, d->pages, d->incidents, d->auth,
-	    cfgp)) == NULL)
+	    (d->pages_tickets =
+	         pages_tickets_new(d->http, d->pages, d->incidents, d->auth, cfgp)) == NULL)
 		return -1;
 	if ((d->metrics = metrics_new(d->http, d->state, d->auth, cfgp)) == NULL ||
 	    metrics_add_source(d->metrics, rrd_metrics, d->rrd) != 0 ||
@@ -467,7 +487,7 @@ reload(struct lwd *d)
 	}
 	if (ncfg == NULL) {
 		log_error("configuration %s has errors: keeping the running configuration",
-		    d->cfgpath);
+		          d->cfgpath);
 		d->reload_failed = 1;
 		return;
 	}
@@ -573,12 +593,12 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "suggest-config", no_argument, NULL, 'S' },
-		{ "hash-password", no_argument, NULL, 'H' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"suggest-config", no_argument, NULL, 'S'},
+	    {"hash-password", no_argument, NULL, 'H'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct lwd d = { .cfgpath = LW_SYSCONFDIR "/linewatch.conf" };
+	struct lwd d = {.cfgpath = LW_SYSCONFDIR "/linewatch.conf"};
 	int foreground = 0, debug = 0, checkonly = 0, ch, nerr = 0;
 	struct passwd *pw = NULL;
 
@@ -620,7 +640,7 @@ main(int argc, char *argv[])
 		check_modules(d.cfg, print_error, &nerr);
 	if (nerr > 0 || d.cfg == NULL) {
 		fprintf(stderr, "linewatchd: %d error%s in %s\n", nerr ? nerr : 1,
-		    nerr == 1 ? "" : "s", d.cfgpath);
+		        nerr == 1 ? "" : "s", d.cfgpath);
 		config_free(d.cfg);
 		return 1;
 	}
@@ -633,7 +653,8 @@ main(int argc, char *argv[])
 		log_setlevel(d.cfg->log_level);
 	if (d.cfg->user != NULL && (pw = getpwnam(d.cfg->user)) == NULL)
 		fatalx("user \"%s\" (from %s) does not exist: create it (adduser --system %s) or "
-		    "change user =", d.cfg->user, d.cfgpath, d.cfg->user);
+		       "change user =",
+		       d.cfg->user, d.cfgpath, d.cfg->user);
 	if (prepare_state_dir(d.cfg, pw) != 0)
 		fatalx("cannot use state-dir %s", d.cfg->state_dir);
 
@@ -668,7 +689,7 @@ main(int argc, char *argv[])
 		drop_privileges(pw);
 	setup_signals(&d);
 	log_info("linewatchd %s started: site \"%s\", %zu devices, %zu links", LW_VERSION,
-	    d.cfg->site, d.cfg->ndevices, d.cfg->nlinks);
+	         d.cfg->site, d.cfg->ndevices, d.cfg->nlinks);
 
 	event_base_dispatch(d.base);
 

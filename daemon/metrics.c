@@ -97,27 +97,27 @@ fam_one(const struct lw_sample *s, void *arg)
 	switch (f->kind) {
 	case LW_SUBJ_PROBE:
 		metrics_value(f->b, f->prom, m->value * f->scale, "link", s->link, "probe", s->name,
-		    (const char *)NULL);
+		              (const char *)NULL);
 		break;
 	case LW_SUBJ_INTERFACE:
 		metrics_value(f->b, f->prom, m->value * f->scale, "device", s->device, "interface",
-		    s->name, (const char *)NULL);
+		              s->name, (const char *)NULL);
 		break;
 	case LW_SUBJ_DEVICE:
 		metrics_value(f->b, f->prom, m->value * f->scale, "device", s->device,
-		    (const char *)NULL);
+		              (const char *)NULL);
 		break;
 	default:
 		metrics_value(f->b, f->prom, m->value * f->scale, "capture", s->name,
-		    (const char *)NULL);
+		              (const char *)NULL);
 	}
 }
 
 static void
 family(struct metrics *mt, struct evbuffer *b, enum lw_subject kind, const char *prom,
-    const char *metric, double scale, const char *help)
+       const char *metric, double scale, const char *help)
 {
-	struct fam f = { b, prom, metric, scale, kind, 0, help };
+	struct fam f = {b, prom, metric, scale, kind, 0, help};
 
 	state_foreach(mt->st, kind, NULL, fam_one, &f);
 }
@@ -126,7 +126,7 @@ static void
 probe_status(const struct lw_sample *s, void *arg)
 {
 	metrics_value(arg, "linewatch_probe_status", (double)s->status, "link", s->link, "probe",
-	    s->name, (const char *)NULL);
+	              s->name, (const char *)NULL);
 }
 
 static double
@@ -149,47 +149,47 @@ render(struct metrics *mt, struct evbuffer *b)
 	const struct lw_config *cfg = *mt->cfgp;
 
 	family(mt, b, LW_SUBJ_PROBE, "linewatch_probe_loss_ratio", "loss", 0.01,
-	    "Packet loss of the newest probe run, 0 to 1.");
+	       "Packet loss of the newest probe run, 0 to 1.");
 	family(mt, b, LW_SUBJ_PROBE, "linewatch_probe_rtt_seconds", "rtt_avg", 0.001,
-	    "Average round-trip time of the newest probe run.");
+	       "Average round-trip time of the newest probe run.");
 	family(mt, b, LW_SUBJ_PROBE, "linewatch_probe_jitter_seconds", "jitter", 0.001,
-	    "Jitter (mean difference of consecutive round trips) of the newest probe run.");
+	       "Jitter (mean difference of consecutive round trips) of the newest probe run.");
 	metrics_family(b, "linewatch_probe_status", "gauge",
-	    "Newest probe result: 0 ok, 1 warning, 2 critical, 3 unknown.");
+	               "Newest probe result: 0 ok, 1 warning, 2 critical, 3 unknown.");
 	state_foreach(mt->st, LW_SUBJ_PROBE, NULL, probe_status, b);
 	family(mt, b, LW_SUBJ_DEVICE, "linewatch_device_reachable", "reachable", 1,
-	    "1 if the device answered its last SNMP poll.");
+	       "1 if the device answered its last SNMP poll.");
 	family(mt, b, LW_SUBJ_DEVICE, "linewatch_device_poll_duration_seconds", "poll_duration_ms",
-	    0.001, "Duration of the device's last SNMP poll.");
+	       0.001, "Duration of the device's last SNMP poll.");
 	family(mt, b, LW_SUBJ_DEVICE, "linewatch_device_uptime_seconds", "uptime_s", 1,
-	    "Device uptime from sysUpTime.");
+	       "Device uptime from sysUpTime.");
 	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_receive_bytes_per_second", "in_bps",
-	    0.125, "Interface input rate.");
+	       0.125, "Interface input rate.");
 	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_transmit_bytes_per_second", "out_bps",
-	    0.125, "Interface output rate.");
+	       0.125, "Interface output rate.");
 	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_receive_utilization_ratio",
-	    "utilization_in_pct", 0.01, "Input rate over interface speed, 0 to 1.");
+	       "utilization_in_pct", 0.01, "Input rate over interface speed, 0 to 1.");
 	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_transmit_utilization_ratio",
-	    "utilization_out_pct", 0.01, "Output rate over interface speed, 0 to 1.");
+	       "utilization_out_pct", 0.01, "Output rate over interface speed, 0 to 1.");
 	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_receive_errors_per_second",
-	    "in_errors_ps", 1, "Interface input errors per second.");
+	       "in_errors_ps", 1, "Interface input errors per second.");
 	family(mt, b, LW_SUBJ_INTERFACE, "linewatch_interface_oper_up", "oper_up", 1,
-	    "1 if the interface's operational status is up.");
+	       "1 if the interface's operational status is up.");
 	family(mt, b, LW_SUBJ_CAPTURE, "linewatch_capture_bytes_per_second", "total_bps", 0.125,
-	    "Traffic seen by a capture in its last interval.");
+	       "Traffic seen by a capture in its last interval.");
 
 	metrics_family(b, "linewatch_link_sla_ratio", "gauge",
-	    "The link's contracted availability, 0 to 1.");
+	               "The link's contracted availability, 0 to 1.");
 	for (size_t i = 0; i < cfg->nlinks; i++)
 		metrics_value(b, "linewatch_link_sla_ratio", cfg->links[i].sla_pct / 100.0, "link",
-		    cfg->links[i].name, "provider", cfg->links[i].provider, "circuit",
-		    cfg->links[i].circuit, (const char *)NULL);
+		              cfg->links[i].name, "provider", cfg->links[i].provider, "circuit",
+		              cfg->links[i].circuit, (const char *)NULL);
 	metrics_family(b, "linewatch_link_bandwidth_bytes_per_second", "gauge",
-	    "The link's contracted bandwidth (0: the interface speed).");
+	               "The link's contracted bandwidth (0: the interface speed).");
 	for (size_t i = 0; i < cfg->nlinks; i++)
 		metrics_value(b, "linewatch_link_bandwidth_bytes_per_second",
-		    (double)cfg->links[i].bandwidth_bps / 8.0, "link", cfg->links[i].name,
-		    (const char *)NULL);
+		              (double)cfg->links[i].bandwidth_bps / 8.0, "link", cfg->links[i].name,
+		              (const char *)NULL);
 
 	for (size_t i = 0; i < mt->nsources; i++)
 		mt->sources[i].cb(b, mt->sources[i].arg);
@@ -198,15 +198,16 @@ render(struct metrics *mt, struct evbuffer *b)
 	auth_stats(mt->auth, &as);
 	metrics_family(b, "linewatch_web_logins_failed_total", "counter", "Failed web logins.");
 	metrics_value(b, "linewatch_web_logins_failed_total", (double)as.logins_failed,
-	    (const char *)NULL);
+	              (const char *)NULL);
 	metrics_family(b, "linewatch_web_sessions", "gauge", "Open web sessions.");
 	metrics_value(b, "linewatch_web_sessions", (double)as.sessions, (const char *)NULL);
 	metrics_family(b, "linewatch_metrics_scrapes_total", "counter", "Scrapes of /metrics.");
 	metrics_value(b, "linewatch_metrics_scrapes_total", (double)++mt->scrapes,
-	    (const char *)NULL);
+	              (const char *)NULL);
 	metrics_family(b, "linewatch_process_resident_memory_bytes", "gauge",
-	    "Resident memory of linewatchd.");
-	metrics_value(b, "linewatch_process_resident_memory_bytes", rss_bytes(), (const char *)NULL);
+	               "Resident memory of linewatchd.");
+	metrics_value(b, "linewatch_process_resident_memory_bytes", rss_bytes(),
+	              (const char *)NULL);
 }
 
 static void
@@ -227,14 +228,14 @@ metrics_cb(struct evhttp_request *req, const char *rest, void *arg)
 	}
 	render(mt, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "text/plain; version=0.0.4; charset=utf-8");
+	                  "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
 }
 
 struct metrics *
 metrics_new(struct lw_http *h, struct lw_state *st, struct auth *auth,
-    const struct lw_config *const *cfgp)
+            const struct lw_config *const *cfgp)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 

@@ -17,7 +17,7 @@ struct metrics;
 typedef void (*metrics_source_cb)(struct evbuffer *b, void *arg);
 
 struct metrics *metrics_new(struct lw_http *h, struct lw_state *st, struct auth *auth,
-    const struct lw_config *const *cfgp);
+                            const struct lw_config *const *cfgp);
 void metrics_free(struct metrics *m);
 int metrics_add_source(struct metrics *m, metrics_source_cb cb, void *arg);
 

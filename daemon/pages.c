@@ -27,7 +27,7 @@ struct pages {
 	struct pages_tickets tickets;
 };
 
-static const char *const range_names[] = { "3h", "1d", "1w", "1m", "1y", NULL };
+static const char *const range_names[] = {"3h", "1d", "1w", "1m", "1y", NULL};
 
 /* --- small formatting helpers ------------------------------------------- */
 
@@ -41,7 +41,7 @@ metric(const struct lw_sample *s, const char *name)
 
 static void
 num_cell(struct evbuffer *b, const struct lw_sample *s, const char *name, const char *unit,
-    double scale)
+         double scale)
 {
 	const struct lw_metric *m = metric(s, name);
 
@@ -73,7 +73,7 @@ age_text(struct evbuffer *b, const struct lw_sample *s)
 		return;
 	}
 	html_raw(b, "<time datetime=\"%ld\">%s ago</time>", (long)s->ts.tv_sec,
-	    units_fmt_duration((int64_t)(now - s->ts.tv_sec) * 1000, buf, sizeof(buf)));
+	         units_fmt_duration((int64_t)(now - s->ts.tv_sec) * 1000, buf, sizeof(buf)));
 }
 
 /* href with a URL-encoded name segment. */
@@ -153,7 +153,7 @@ link_state(struct pages *p, const struct lw_link *l, const struct probe_summary 
 static void
 link_tile(struct pages *p, struct evbuffer *b, const struct lw_link *l)
 {
-	struct probe_summary ps = { 0, 0, 0, -1, -1, -1 };
+	struct probe_summary ps = {0, 0, 0, -1, -1, -1};
 	const struct lw_sample *ifs = link_iface(p, l);
 	const char *state;
 	const struct lw_metric *ui, *uo;
@@ -196,7 +196,9 @@ link_tile(struct pages *p, struct evbuffer *b, const struct lw_link *l)
 		html_raw(b, "–");
 	html_raw(b, "</dd></dl>");
 	if (l->nprobes > 0) {
-		html_raw(b, "<img class=\"spark\" alt=\"latency, last 3 hours\" loading=\"lazy\" src=\"");
+		html_raw(
+		    b,
+		    "<img class=\"spark\" alt=\"latency, last 3 hours\" loading=\"lazy\" src=\"");
 		href(b, "/graph/probe/", l->name, "/");
 		html_url(b, l->probes[0].name);
 		html_raw(b, "/latency.png?range=3h&amp;w=200&amp;h=80\">");
@@ -235,34 +237,35 @@ static void
 overview_links(struct pages *p, struct evbuffer *b, const struct lw_config *cfg)
 {
 	html_raw(b, "<section id=\"links\" data-refresh=\"/?fragment=links\" data-every=\"10\">"
-		    "<div class=\"tiles\">");
+	            "<div class=\"tiles\">");
 	for (size_t i = 0; i < cfg->nlinks; i++)
 		link_tile(p, b, &cfg->links[i]);
 	html_raw(b, "</div>");
 	if (cfg->nlinks == 0)
 		html_raw(b, "<p class=\"note\">No link is configured yet: add a <code>link</code> "
-			    "section to the configuration (see <code>linewatchd "
-			    "--suggest-config</code>).</p>");
+		            "section to the configuration (see <code>linewatchd "
+		            "--suggest-config</code>).</p>");
 	html_raw(b, "<h2>Open tickets</h2>");
 	if (p->tickets.open_rows) {
 		html_raw(b, "<div class=\"scroll\"><table><thead><tr><th>Ticket</th><th>Link</th>"
-			    "<th>Problem</th><th>Severity</th><th>Age</th><th>SLA</th></tr></thead>"
-			    "<tbody>");
+		            "<th>Problem</th><th>Severity</th><th>Age</th><th>SLA</th></tr></thead>"
+		            "<tbody>");
 		p->tickets.open_rows(b, NULL, p->tickets.arg);
 		html_raw(b, "</tbody></table></div>");
 	} else
 		html_raw(b, "<p>Tickets are not available.</p>");
 
 	struct evbuffer *devs = evbuffer_new();
-	struct dev_count dc = { 0, 0, 0, devs };
+	struct dev_count dc = {0, 0, 0, devs};
 	if (devs != NULL) {
 		state_foreach(p->st, LW_SUBJ_DEVICE, NULL, unreachable_row, &dc);
 		html_raw(b, "<h2>Devices</h2><p>%d polled, %d unreachable; last poll ", dc.total,
-		    dc.unreachable);
+		         dc.unreachable);
 		if (dc.last) {
 			char buf[64];
-			html_raw(b, "%s ago", units_fmt_duration((int64_t)(time(NULL) - dc.last) *
-			    1000, buf, sizeof(buf)));
+			html_raw(b, "%s ago",
+			         units_fmt_duration((int64_t)(time(NULL) - dc.last) * 1000, buf,
+			                            sizeof(buf)));
 		} else
 			html_raw(b, "not yet");
 		html_raw(b, ".</p>");
@@ -278,7 +281,7 @@ overview_links(struct pages *p, struct evbuffer *b, const struct lw_config *cfg)
 
 static void
 page_frame(struct pages *p, struct evhttp_request *req, struct html_page *hp, const char *title,
-    const char *active)
+           const char *active)
 {
 	const struct lw_config *cfg = *p->cfgp;
 
@@ -359,7 +362,7 @@ devices_list(struct pages *p, struct evhttp_request *req)
 	page_frame(p, req, &hp, "Devices", "devices");
 	html_begin(b, &hp);
 	html_raw(b, "<div class=\"scroll\"><table><thead><tr><th>Device</th><th>State</th>"
-		    "<th>Name</th><th>Description</th><th>Last poll</th></tr></thead><tbody>");
+	            "<th>Name</th><th>Description</th><th>Last poll</th></tr></thead><tbody>");
 	state_foreach(p->st, LW_SUBJ_DEVICE, NULL, device_row, b);
 	html_raw(b, "</tbody></table></div>");
 	html_end(b);
@@ -412,7 +415,7 @@ device_page(struct pages *p, struct evhttp_request *req, const struct lw_device 
 {
 	const struct lw_sample *s = state_get(p->st, LW_SUBJ_DEVICE, d->name, NULL);
 	struct evbuffer *b = evbuffer_new();
-	struct iface_ctx ic = { b, d->name };
+	struct iface_ctx ic = {b, d->name};
 	struct html_page hp;
 	const struct lw_metric *up;
 	char buf[64];
@@ -444,12 +447,12 @@ device_page(struct pages *p, struct evhttp_request *req, const struct lw_device 
 	age_text(b, s);
 	html_raw(b, "</td></tr></tbody></table>");
 	html_raw(b, "<h2>Interfaces</h2><div class=\"scroll\"><table><thead><tr><th>Interface</th>"
-		    "<th>Alias</th><th>Status</th><th>Speed</th><th>In</th><th>Out</th>"
-		    "<th>Util in</th><th>Util out</th><th>Errors/min</th><th>Discards/min</th>"
-		    "<th>Graphs</th></tr></thead><tbody>");
+	            "<th>Alias</th><th>Status</th><th>Speed</th><th>In</th><th>Out</th>"
+	            "<th>Util in</th><th>Util out</th><th>Errors/min</th><th>Discards/min</th>"
+	            "<th>Graphs</th></tr></thead><tbody>");
 	state_foreach(p->st, LW_SUBJ_INTERFACE, d->name, iface_row, &ic);
 	html_raw(b, "</tbody></table></div><h2>Reachability</h2><div class=\"graphs\">"
-		    "<img alt=\"SNMP reachability, last day\" src=\"");
+	            "<img alt=\"SNMP reachability, last day\" src=\"");
 	href(b, "/graph/device/", d->name, "/reachability.png?range=1d");
 	html_raw(b, "\"></div></section>");
 	html_end(b);
@@ -530,20 +533,21 @@ link_graphs(struct evbuffer *b, const struct lw_link *l, const char *range)
 		html_raw(b, "<a href=\"");
 		href(b, "/links/", l->name, "");
 		html_raw(b, "?range=%s\"%s>%s</a>", range_names[i],
-		    strcmp(range, range_names[i]) == 0 ? " class=\"on\"" : "", range_names[i]);
+		         strcmp(range, range_names[i]) == 0 ? " class=\"on\"" : "", range_names[i]);
 	}
 	html_raw(b, "</div><div class=\"graphs\">");
 	if (l->device && l->interface) {
 		html_raw(b, "<img alt=\"traffic in and out against bandwidth\" src=\"");
 		href(b, "/graph/interface/", l->device, "/");
 		html_url(b, l->interface);
-		html_raw(b, "/traffic.png?range=%s\"><img alt=\"errors and discards\" src=\"", range);
+		html_raw(b, "/traffic.png?range=%s\"><img alt=\"errors and discards\" src=\"",
+		         range);
 		href(b, "/graph/interface/", l->device, "/");
 		html_url(b, l->interface);
 		html_raw(b, "/errors.png?range=%s\">", range);
 	}
 	for (size_t i = 0; i < l->nprobes; i++) {
-		const char *kinds[] = { "loss", "latency" };
+		const char *kinds[] = {"loss", "latency"};
 		for (int k = 0; k < 2; k++) {
 			html_raw(b, "<img alt=\"%s to ", kinds[k]);
 			html_esc(b, l->probes[i].name);
@@ -560,7 +564,7 @@ static void
 link_page(struct pages *p, struct evhttp_request *req, const struct lw_link *l)
 {
 	struct evbuffer *b = evbuffer_new();
-	struct probe_summary ps = { 0, 0, 0, -1, -1, -1 };
+	struct probe_summary ps = {0, 0, 0, -1, -1, -1};
 	struct html_page hp;
 	char range[8], title[160], bw[64];
 
@@ -582,7 +586,7 @@ link_page(struct pages *p, struct evhttp_request *req, const struct lw_link *l)
 	html_esc(b, l->support);
 	html_raw(b, "</td></tr><tr><th>Bandwidth</th><td>");
 	html_esc(b, l->bandwidth_bps ? units_fmt_rate((double)l->bandwidth_bps, bw, sizeof(bw))
-				     : "interface speed");
+	                             : "interface speed");
 	html_raw(b, "</td></tr><tr><th>SLA</th><td>%.3g %% · <a href=\"", l->sla_pct);
 	href(b, "/sla?link=", l->name, "");
 	html_raw(b, "\">this month's availability</a></td></tr>");
@@ -598,14 +602,15 @@ link_page(struct pages *p, struct evhttp_request *req, const struct lw_link *l)
 	html_raw(b, "</tbody></table><h2>Graphs</h2>");
 	link_graphs(b, l, range_param(req, range, sizeof(range)));
 	html_raw(b, "<h2>Probes</h2><div class=\"scroll\"><table><thead><tr><th>Probe</th>"
-		    "<th>Type</th><th>Target</th><th>Hop</th><th>Result</th><th>Loss</th>"
-		    "<th>Latency</th><th>Jitter</th><th>When</th></tr></thead><tbody>");
+	            "<th>Type</th><th>Target</th><th>Hop</th><th>Result</th><th>Loss</th>"
+	            "<th>Latency</th><th>Jitter</th><th>When</th></tr></thead><tbody>");
 	state_foreach(p->st, LW_SUBJ_PROBE, l->name, probe_row, b);
 	html_raw(b, "</tbody></table></div>");
 	if (p->tickets.open_rows) {
-		html_raw(b, "<h2>Open tickets</h2><div class=\"scroll\"><table><thead><tr>"
-			    "<th>Ticket</th><th>Link</th><th>Problem</th><th>Severity</th><th>Age</th>"
-			    "<th>SLA</th></tr></thead><tbody>");
+		html_raw(b,
+		         "<h2>Open tickets</h2><div class=\"scroll\"><table><thead><tr>"
+		         "<th>Ticket</th><th>Link</th><th>Problem</th><th>Severity</th><th>Age</th>"
+		         "<th>SLA</th></tr></thead><tbody>");
 		p->tickets.open_rows(b, l->name, p->tickets.arg);
 		html_raw(b, "</tbody></table></div><p><a href=\"");
 		href(b, "/tickets?state=all&amp;link=", l->name, "");
@@ -642,7 +647,7 @@ links_cb(struct evhttp_request *req, const char *rest, void *arg)
 
 struct pages *
 pages_new(struct lw_http *h, struct lw_state *st, struct auth *auth,
-    const struct lw_config *const *cfgp)
+          const struct lw_config *const *cfgp)
 {
 	struct pages *p = calloc(1, sizeof(*p));
 

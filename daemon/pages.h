@@ -13,7 +13,7 @@
 struct pages;
 
 struct pages *pages_new(struct lw_http *h, struct lw_state *st, struct auth *auth,
-    const struct lw_config *const *cfgp);
+                        const struct lw_config *const *cfgp);
 void pages_free(struct pages *p);
 
 /* What the ticket module tells the pages; all optional. */

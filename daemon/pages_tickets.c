@@ -80,7 +80,7 @@ when(struct evbuffer *b, const char *iso)
 	html_raw(b, "<time datetime=\"");
 	html_esc(b, iso);
 	html_raw(b, "\">%s</time> (%s ago)", buf,
-	    units_fmt_duration((int64_t)(time(NULL) - t) * 1000, dur, sizeof(dur)));
+	         units_fmt_duration((int64_t)(time(NULL) - t) * 1000, dur, sizeof(dur)));
 }
 
 /* "due in 3 h" / "overdue by 20 min" / "met" from the ticket's sla object. */
@@ -106,10 +106,10 @@ sla_countdown(struct evbuffer *b, json_t *t)
 	}
 	if (d >= now)
 		html_raw(b, "%s due in %s", what,
-		    units_fmt_duration((int64_t)(d - now) * 1000, dur, sizeof(dur)));
+		         units_fmt_duration((int64_t)(d - now) * 1000, dur, sizeof(dur)));
 	else
 		html_raw(b, "<span class=\"error\">%s overdue by %s</span>", what,
-		    units_fmt_duration((int64_t)(now - d) * 1000, dur, sizeof(dur)));
+		         units_fmt_duration((int64_t)(now - d) * 1000, dur, sizeof(dur)));
 }
 
 static void
@@ -142,8 +142,9 @@ ticket_row(struct evbuffer *b, json_t *t)
 	html_badge(b, jget(t, "state"));
 	html_raw(b, "</td><td>");
 	if (json_is_integer(ts))
-		html_esc(b, units_fmt_duration(((int64_t)time(NULL) - json_integer_value(ts)) * 1000,
-		    dur, sizeof(dur)));
+		html_esc(b,
+		         units_fmt_duration(((int64_t)time(NULL) - json_integer_value(ts)) * 1000,
+		                            dur, sizeof(dur)));
 	html_raw(b, "</td><td>");
 	sla_countdown(b, t);
 	html_raw(b, "</td></tr>");
@@ -154,15 +155,14 @@ static void
 open_rows(struct evbuffer *b, const char *link, void *arg)
 {
 	struct pages_tickets_ctx *pt = arg;
-	json_t *list = ticket_list_json(incidents_db(pt->inc), "open", link, PAGE_SIZE, 0,
-	    now_ms());
+	json_t *list =
+	    ticket_list_json(incidents_db(pt->inc), "open", link, PAGE_SIZE, 0, now_ms());
 	json_t *arr = json_object_get(list, "tickets"), *t;
 	size_t i;
 
 	if (json_array_size(arr) == 0)
 		html_raw(b, "<tr><td colspan=\"6\">No open ticket.</td></tr>");
-	json_array_foreach(arr, i, t)
-		ticket_row(b, t);
+	json_array_foreach(arr, i, t) ticket_row(b, t);
 	json_decref(list);
 }
 
@@ -179,7 +179,7 @@ link_state(const char *link, void *arg)
 
 static void
 frame(struct pages_tickets_ctx *pt, struct evhttp_request *req, struct html_page *hp,
-    const char *title, const char *active)
+      const char *title, const char *active)
 {
 	memset(hp, 0, sizeof(*hp));
 	hp->title = title;
@@ -206,7 +206,9 @@ list_page(struct pages_tickets_ctx *pt, struct evhttp_request *req)
 	char *state = http_query(req, "state"), *link = http_query(req, "link");
 	char *sev = http_query(req, "severity"), *pg = http_query(req, "page");
 	const char *st = state && (!strcmp(state, "all") || !strcmp(state, "resolved") ||
-	    !strcmp(state, "acknowledged")) ? state : "open";
+	                           !strcmp(state, "acknowledged"))
+	                     ? state
+	                     : "open";
 	int page = pg ? atoi(pg) : 0;
 	struct evbuffer *b = evbuffer_new();
 	struct html_page hp;
@@ -221,14 +223,16 @@ list_page(struct pages_tickets_ctx *pt, struct evhttp_request *req)
 		link = NULL;
 	}
 	list = ticket_list_json(incidents_db(pt->inc), st, link, PAGE_SIZE, page * PAGE_SIZE,
-	    now_ms());
+	                        now_ms());
 	frame(pt, req, &hp, "Tickets", "tickets");
 	html_begin(b, &hp);
 	html_raw(b, "<p class=\"filters\">Show: ");
 	filter_link(b, "open", link, "open");
 	filter_link(b, "all", link, "all");
-	html_raw(b, "· Severity: <a href=\"/tickets?state=%s&amp;severity=critical\">critical</a> "
-		    "<a href=\"/tickets?state=%s&amp;severity=warning\">warning</a> · Link: ", st, st);
+	html_raw(b,
+	         "· Severity: <a href=\"/tickets?state=%s&amp;severity=critical\">critical</a> "
+	         "<a href=\"/tickets?state=%s&amp;severity=warning\">warning</a> · Link: ",
+	         st, st);
 	for (size_t k = 0; k < (*pt->cfgp)->nlinks; k++) {
 		html_raw(b, "<a href=\"/tickets?state=%s&amp;link=", st);
 		html_url(b, (*pt->cfgp)->links[k].name);
@@ -237,9 +241,10 @@ list_page(struct pages_tickets_ctx *pt, struct evhttp_request *req)
 		html_raw(b, "</a> ");
 	}
 	html_raw(b, "</p><div class=\"scroll\"><table id=\"tickets\"><thead><tr><th>Ticket</th>"
-		    "<th>Link</th><th>Problem</th><th>Severity / state</th><th>Age</th><th>SLA</th>"
-		    "</tr></thead><tbody>");
-	json_array_foreach(json_object_get(list, "tickets"), i, t) {
+	            "<th>Link</th><th>Problem</th><th>Severity / state</th><th>Age</th><th>SLA</th>"
+	            "</tr></thead><tbody>");
+	json_array_foreach(json_object_get(list, "tickets"), i, t)
+	{
 		if (sev && jget(t, "severity") && strcmp(sev, jget(t, "severity")) != 0)
 			continue;
 		ticket_row(b, t);
@@ -270,9 +275,9 @@ metric_line(struct evbuffer *b, json_t *m)
 	static const struct {
 		const char *key, *label, *unit;
 	} shown[] = {
-		{ "loss", "loss", " %" }, { "latency", "latency", " ms" }, { "jitter", "jitter", " ms" },
-		{ "utilization_in", "in", " %" }, { "utilization_out", "out", " %" },
-		{ "errors_per_min", "errors", "/min" },
+	    {"loss", "loss", " %"},           {"latency", "latency", " ms"},
+	    {"jitter", "jitter", " ms"},      {"utilization_in", "in", " %"},
+	    {"utilization_out", "out", " %"}, {"errors_per_min", "errors", "/min"},
 	};
 	json_t *v, *probes, *p;
 	size_t i;
@@ -283,10 +288,12 @@ metric_line(struct evbuffer *b, json_t *m)
 	for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++) {
 		v = json_object_get(m, shown[k].key);
 		if (json_is_number(v))
-			html_raw(b, "%s %.1f%s · ", shown[k].label, json_number_value(v), shown[k].unit);
+			html_raw(b, "%s %.1f%s · ", shown[k].label, json_number_value(v),
+			         shown[k].unit);
 	}
 	probes = json_object_get(m, "probes");
-	json_array_foreach(probes, i, p) {
+	json_array_foreach(probes, i, p)
+	{
 		html_raw(b, "<br>");
 		html_esc(b, jget(p, "name"));
 		html_raw(b, ": ");
@@ -311,7 +318,7 @@ incident_graphs(struct evbuffer *b, const struct lw_config *cfg, json_t *t)
 		to = time(NULL);
 	html_raw(b, "<h2>The incident window</h2><div class=\"graphs\">");
 	for (size_t i = 0; i < l->nprobes; i++) {
-		const char *kinds[] = { "loss", "latency" };
+		const char *kinds[] = {"loss", "latency"};
 		for (int k = 0; k < 2; k++) {
 			html_raw(b, "<img alt=\"%s to ", kinds[k]);
 			html_esc(b, l->probes[i].name);
@@ -319,7 +326,8 @@ incident_graphs(struct evbuffer *b, const struct lw_config *cfg, json_t *t)
 			html_url(b, l->name);
 			html_raw(b, "/");
 			html_url(b, l->probes[i].name);
-			html_raw(b, "/%s.png?start=%ld&amp;end=%ld\">", kinds[k], (long)from, (long)to);
+			html_raw(b, "/%s.png?start=%ld&amp;end=%ld\">", kinds[k], (long)from,
+			         (long)to);
 		}
 	}
 	if (l->device && l->interface) {
@@ -334,7 +342,7 @@ incident_graphs(struct evbuffer *b, const struct lw_config *cfg, json_t *t)
 
 static void
 action_form(struct evbuffer *b, const char *ref, const char *action, const char *label,
-    const char *csrf, int comment)
+            const char *csrf, int comment)
 {
 	html_raw(b, "<form method=\"post\" action=\"/tickets/");
 	html_url(b, ref);
@@ -342,18 +350,22 @@ action_form(struct evbuffer *b, const char *ref, const char *action, const char 
 	html_raw(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", csrf ? csrf : "");
 	if (comment)
 		html_raw(b, "<textarea name=\"text\" rows=\"2\" cols=\"40\" maxlength=\"2000\" "
-			    "placeholder=\"What was done, who was called\" required></textarea>");
+		            "placeholder=\"What was done, who was called\" required></textarea>");
 	html_raw(b, "<button type=\"submit\" name=\"do\" value=\"%s\">%s</button></form>", action,
-	    label);
+	         label);
 }
 
 static void
 facts(struct evbuffer *b, json_t *t)
 {
 	static const char *const rows[][2] = {
-		{ "Provider", "provider" }, { "Circuit", "circuit" }, { "Carrier support", "support" },
-		{ "Device", "device" }, { "Acknowledged by", "acknowledged_by" },
-		{ "Resolved by", "resolved_by" }, { "Resolution", "resolution" },
+	    {"Provider", "provider"},
+	    {"Circuit", "circuit"},
+	    {"Carrier support", "support"},
+	    {"Device", "device"},
+	    {"Acknowledged by", "acknowledged_by"},
+	    {"Resolved by", "resolved_by"},
+	    {"Resolution", "resolution"},
 	};
 	json_t *blame = json_object_get(t, "blame"), *r;
 	size_t i;
@@ -369,7 +381,8 @@ facts(struct evbuffer *b, json_t *t)
 		html_raw(b, "<tr><th>Where is the fault</th><td><strong>");
 		html_esc(b, jget(blame, "verdict"));
 		html_raw(b, "</strong><ul>");
-		json_array_foreach(json_object_get(blame, "reasons"), i, r) {
+		json_array_foreach(json_object_get(blame, "reasons"), i, r)
+		{
 			html_raw(b, "<li>");
 			html_esc(b, json_is_string(r) ? json_string_value(r) : NULL);
 			html_raw(b, "</li>");
@@ -403,7 +416,8 @@ timeline(struct evbuffer *b, json_t *t)
 	size_t i;
 
 	html_raw(b, "<h2>Timeline</h2><ol class=\"timeline\">");
-	json_array_foreach(json_object_get(t, "events"), i, e) {
+	json_array_foreach(json_object_get(t, "events"), i, e)
+	{
 		html_raw(b, "<li data-type=\"");
 		html_esc(b, jget(e, "type"));
 		html_raw(b, "\">");
@@ -465,11 +479,13 @@ ticket_page(struct pages_tickets_ctx *pt, struct evhttp_request *req, int64_t id
 		action_form(b, jget(t, "ref"), "comment", "Add comment", hp.csrf, 1);
 		html_raw(b, "</div>");
 	} else
-		html_raw(b, "<p class=\"note\"><a href=\"/login?next=/tickets/%s\">Log in</a> to "
-			    "acknowledge, comment or resolve.</p>", jget(t, "ref"));
+		html_raw(b,
+		         "<p class=\"note\"><a href=\"/login?next=/tickets/%s\">Log in</a> to "
+		         "acknowledge, comment or resolve.</p>",
+		         jget(t, "ref"));
 	incident_graphs(b, *pt->cfgp, t);
 	html_raw(b, "<p>Packets around the opening, for the carrier: <a href=\"/api/v1/evidence"
-		    "?ticket=");
+	            "?ticket=");
 	html_url(b, jget(t, "ref"));
 	html_raw(b, "\">evidence captures</a> (pcap, opens in Wireshark).</p>");
 	timeline(b, t);
@@ -505,8 +521,7 @@ action_done(int rc, void *arg)
 }
 
 static void
-action_post(struct pages_tickets_ctx *pt, struct evhttp_request *req, int64_t id,
-    const char *verb)
+action_post(struct pages_tickets_ctx *pt, struct evhttp_request *req, int64_t id, const char *verb)
 {
 	struct evkeyvalq form;
 	enum incident_action a;
@@ -591,8 +606,9 @@ hours(struct evbuffer *b, json_t *o, const char *key)
 	json_t *v = json_object_get(o, key);
 	char buf[64];
 
-	html_esc(b, json_is_integer(v) ? units_fmt_duration(json_integer_value(v) * 1000, buf,
-	    sizeof(buf)) : "–");
+	html_esc(b, json_is_integer(v)
+	                ? units_fmt_duration(json_integer_value(v) * 1000, buf, sizeof(buf))
+	                : "–");
 }
 
 static void
@@ -607,7 +623,7 @@ sla_link(struct evbuffer *b, json_t *r)
 	if (json_is_number(avail))
 		html_raw(b, "%.3f %%", json_number_value(avail));
 	html_raw(b, "</strong> against %.3g %% contracted: ",
-	    json_number_value(json_object_get(r, "sla_pct")));
+	         json_number_value(json_object_get(r, "sla_pct")));
 	html_badge(b, json_is_true(json_object_get(r, "met")) ? "met" : "missed");
 	html_raw(b, "</td></tr><tr><th>Downtime</th><td>");
 	hours(b, r, "downtime_s");
@@ -618,9 +634,10 @@ sla_link(struct evbuffer *b, json_t *r)
 	html_raw(b, "</td></tr><tr><th>Period counted</th><td>");
 	hours(b, r, "counted_s");
 	html_raw(b, "</td></tr></tbody></table><table><thead><tr><th>Problem</th><th>Started</th>"
-		    "<th>Ended</th><th>Duration</th><th>Counts as</th><th>Ticket</th></tr></thead>"
-		    "<tbody>");
-	json_array_foreach(json_object_get(r, "incidents"), i, inc) {
+	            "<th>Ended</th><th>Duration</th><th>Counts as</th><th>Ticket</th></tr></thead>"
+	            "<tbody>");
+	json_array_foreach(json_object_get(r, "incidents"), i, inc)
+	{
 		html_raw(b, "<tr><td>");
 		html_esc(b, jget(inc, "kind"));
 		html_raw(b, "</td><td>");
@@ -676,13 +693,13 @@ sla_cb(struct evhttp_request *req, const char *rest, void *arg)
 	frame(pt, req, &hp, title, "sla");
 	html_begin(b, &hp);
 	html_raw(b, "<form method=\"get\" action=\"/sla\" class=\"filters\"><label>Month "
-		    "<input name=\"month\" value=\"");
+	            "<input name=\"month\" value=\"");
 	html_esc(b, month);
 	html_raw(b, "\" pattern=\"[0-9]{4}-[0-9]{2}\" size=\"8\"></label> <button>Show</button>"
-		    "</form><p class=\"note\">");
+	            "</form><p class=\"note\">");
 	html_esc(b, cfg->site);
 	html_raw(b, ". Availability = 1 − downtime ÷ period counted; planned maintenance is not "
-		    "counted; \"degraded\" is time with any open problem.</p>");
+	            "counted; \"degraded\" is time with any open problem.</p>");
 	for (size_t i = 0; i < cfg->nlinks; i++) {
 		const struct lw_link *l = &cfg->links[i];
 		json_t *r;
@@ -715,8 +732,8 @@ sla_cb(struct evhttp_request *req, const char *rest, void *arg)
 }
 
 struct pages_tickets_ctx *
-pages_tickets_new(struct lw_http *h, struct pages *pages, struct incidents *inc,
-    struct auth *auth, const struct lw_config *const *cfgp)
+pages_tickets_new(struct lw_http *h, struct pages *pages, struct incidents *inc, struct auth *auth,
+                  const struct lw_config *const *cfgp)
 {
 	struct pages_tickets_ctx *pt = calloc(1, sizeof(*pt));
 	struct pages_tickets hook;

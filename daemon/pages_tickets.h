@@ -12,7 +12,8 @@
 struct pages_tickets_ctx;
 
 struct pages_tickets_ctx *pages_tickets_new(struct lw_http *h, struct pages *pages,
-    struct incidents *inc, struct auth *auth, const struct lw_config *const *cfgp);
+                                            struct incidents *inc, struct auth *auth,
+                                            const struct lw_config *const *cfgp);
 void pages_tickets_free(struct pages_tickets_ctx *pt);
 
 #endif

@@ -33,15 +33,15 @@ static void
 replay_usage(void)
 {
 	fprintf(stderr,
-	    "usage: linewatchd --replay FILE [-c CONFIG] [--capture NAME] [--top N]\n"
-	    "                  [--local CIDR]... [--intervals] [--table | --json]\n"
-	    "  --replay FILE    pcap or pcapng file to analyse\n"
-	    "  -c CONFIG        take memory, sample and interval from a capture section\n"
-	    "  --capture NAME   which capture section (default: the first)\n"
-	    "  --top N          entries per table (default 20, 0 = all kept)\n"
-	    "  --local CIDR     local network (repeatable; default private ranges)\n"
-	    "  --intervals      one JSON line per capture interval instead of one report\n"
-	    "  --table          readable tables instead of JSON\n");
+	        "usage: linewatchd --replay FILE [-c CONFIG] [--capture NAME] [--top N]\n"
+	        "                  [--local CIDR]... [--intervals] [--table | --json]\n"
+	        "  --replay FILE    pcap or pcapng file to analyse\n"
+	        "  -c CONFIG        take memory, sample and interval from a capture section\n"
+	        "  --capture NAME   which capture section (default: the first)\n"
+	        "  --top N          entries per table (default 20, 0 = all kept)\n"
+	        "  --local CIDR     local network (repeatable; default private ranges)\n"
+	        "  --intervals      one JSON line per capture interval instead of one report\n"
+	        "  --table          readable tables instead of JSON\n");
 }
 
 static void
@@ -65,32 +65,32 @@ print_table(const struct traffic_report *r, FILE *f)
 	fprintf(f, "packets %" PRIu64 ", bytes %" PRIu64 ", %.3f s", r->pkts, r->bytes, secs);
 	if (secs > 0)
 		fprintf(f, ", %.0f bit/s, %.0f packets/s", (double)r->bytes * 8 / secs,
-		    (double)r->pkts / secs);
+		        (double)r->pkts / secs);
 	fprintf(f, "%s\n", r->evictions ? " (tops estimated: tables full)" : "");
 	for (int c = 0; c < TC_N; c++)
 		fprintf(f, "  %-6s %12" PRIu64 " bytes %10" PRIu64 " packets\n",
-		    traffic_class_name(c), r->class_bytes[c], r->class_pkts[c]);
+		        traffic_class_name(c), r->class_bytes[c], r->class_pkts[c]);
 	fprintf(f, "  fragments %" PRIu64 ", tunnels %" PRIu64, r->fragments, r->tunnels);
 	for (int i = DECODE_OK + 1; i < DECODE_NRESULTS; i++)
 		if (r->malformed[i])
 			fprintf(f, ", %s %" PRIu64, decode_result_name(i), r->malformed[i]);
 	fprintf(f, "\n\nhosts%37s %14s %14s %10s %10s\n", "local", "tx bytes", "rx bytes",
-	    "tx pkts", "rx pkts");
+	        "tx pkts", "rx pkts");
 	for (size_t i = 0; i < r->nhosts; i++) {
 		const struct traffic_host *h = &r->hosts[i];
 
 		fprintf(f, "  %-38s %-3s %14" PRIu64 " %14" PRIu64 " %10" PRIu64 " %10" PRIu64 "\n",
-		    traffic_addr_str(h->family, h->addr, a, sizeof(a)), h->local ? "yes" : "no",
-		    h->tx_bytes, h->rx_bytes, h->tx_pkts, h->rx_pkts);
+		        traffic_addr_str(h->family, h->addr, a, sizeof(a)), h->local ? "yes" : "no",
+		        h->tx_bytes, h->rx_bytes, h->tx_pkts, h->rx_pkts);
 	}
 	fprintf(f, "\nconversations%67s %14s %10s\n", "a->b bytes", "b->a bytes", "packets");
 	for (size_t i = 0; i < r->nconvs; i++) {
 		const struct traffic_conv *c = &r->convs[i];
 
 		fprintf(f, "  %-38s %-38s %14" PRIu64 " %14" PRIu64 " %10" PRIu64 "\n",
-		    traffic_addr_str(c->family, c->a, a, sizeof(a)),
-		    traffic_addr_str(c->family, c->b, b, sizeof(b)), c->ab_bytes, c->ba_bytes,
-		    c->ab_pkts + c->ba_pkts);
+		        traffic_addr_str(c->family, c->a, a, sizeof(a)),
+		        traffic_addr_str(c->family, c->b, b, sizeof(b)), c->ab_bytes, c->ba_bytes,
+		        c->ab_pkts + c->ba_pkts);
 	}
 	fprintf(f, "\nservices%20s %14s %10s\n", "service", "bytes", "packets");
 	for (size_t i = 0; i < r->nservices; i++) {
@@ -99,9 +99,9 @@ print_table(const struct traffic_report *r, FILE *f)
 		char what[48];
 
 		snprintf(what, sizeof(what), "%s/%u", traffic_proto_name(s->proto, pb, sizeof(pb)),
-		    s->port);
+		         s->port);
 		fprintf(f, "  %-14s %-12s %14" PRIu64 " %10" PRIu64 "\n", what, name ? name : "-",
-		    s->bytes, s->pkts);
+		        s->bytes, s->pkts);
 	}
 }
 
@@ -141,8 +141,8 @@ on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 		if (rp->total_pkts == 0)
 			rp->next_us = t - t % rp->interval_us + rp->interval_us;
 		if (t >= rp->next_us) {
-			struct timeval s = rp->first, e = { .tv_sec = rp->next_us / 1000000,
-				.tv_usec = rp->next_us % 1000000 };
+			struct timeval s = rp->first, e = {.tv_sec = rp->next_us / 1000000,
+			                                   .tv_usec = rp->next_us % 1000000};
 
 			emit(rp, &s, &e);
 			rp->first = e;
@@ -184,20 +184,25 @@ replay_run(struct replay *rp, const char *file)
 	}
 	rp->linktype = pcap_datalink(rp->pcap);
 	if (!decode_link_supported(rp->linktype))
-		fprintf(stderr, "linewatchd: %s: link type %s is not decoded: frames are counted "
-		    "only\n", file, pcap_datalink_val_to_name(rp->linktype) ?
-		    pcap_datalink_val_to_name(rp->linktype) : "?");
+		fprintf(stderr,
+		        "linewatchd: %s: link type %s is not decoded: frames are counted "
+		        "only\n",
+		        file,
+		        pcap_datalink_val_to_name(rp->linktype)
+		            ? pcap_datalink_val_to_name(rp->linktype)
+		            : "?");
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	rc = pcap_loop(rp->pcap, -1, on_packet, (u_char *)rp);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
 	if (rc == PCAP_ERROR)
 		/* a file cut in the middle of a record: report what was read */
 		fprintf(stderr, "linewatchd: %s: %s (after %" PRIu64 " packets)\n", file,
-		    pcap_geterr(rp->pcap), rp->total_pkts);
+		        pcap_geterr(rp->pcap), rp->total_pkts);
 	emit(rp, &rp->first, &rp->last);
 	cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
-	fprintf(stderr, "linewatchd: replayed %" PRIu64 " packets in %.3f s of CPU (%.0f packets/s)\n",
-	    rp->total_pkts, cpu, cpu > 0 ? (double)rp->total_pkts / cpu : 0.0);
+	fprintf(stderr,
+	        "linewatchd: replayed %" PRIu64 " packets in %.3f s of CPU (%.0f packets/s)\n",
+	        rp->total_pkts, cpu, cpu > 0 ? (double)rp->total_pkts / cpu : 0.0);
 	pcap_close(rp->pcap);
 	return rc == PCAP_ERROR ? 3 : 0;
 }
@@ -206,16 +211,12 @@ int
 replay_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "replay", required_argument, NULL, 'r' },
-		{ "capture", required_argument, NULL, 'n' },
-		{ "top", required_argument, NULL, 'T' },
-		{ "local", required_argument, NULL, 'L' },
-		{ "intervals", no_argument, NULL, 'i' },
-		{ "table", no_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
+	    {"replay", required_argument, NULL, 'r'}, {"capture", required_argument, NULL, 'n'},
+	    {"top", required_argument, NULL, 'T'},    {"local", required_argument, NULL, 'L'},
+	    {"intervals", no_argument, NULL, 'i'},    {"table", no_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},         {NULL, 0, NULL, 0},
 	};
-	struct replay rp = { .sample_n = 1 };
+	struct replay rp = {.sample_n = 1};
 	const char *file = NULL, *cfgpath = NULL, *capname = NULL;
 	const char *locals[TRAFFIC_MAX_LOCAL];
 	size_t nlocal = 0, top = TRAFFIC_TOP_DEFAULT;
@@ -247,7 +248,7 @@ replay_main(int argc, char **argv)
 		case 'L':
 			if (nlocal >= TRAFFIC_MAX_LOCAL) {
 				fprintf(stderr, "linewatchd: at most %d --local networks\n",
-				    TRAFFIC_MAX_LOCAL);
+				        TRAFFIC_MAX_LOCAL);
 				return 2;
 			}
 			locals[nlocal++] = optarg;
@@ -303,7 +304,7 @@ replay_main(int argc, char **argv)
 	for (size_t i = 0; i < nlocal; i++)
 		if (traffic_agg_parse_local(rp.agg, locals[i]) != 0) {
 			fprintf(stderr, "linewatchd: --local %s: not an address or CIDR prefix\n",
-			    locals[i]);
+			        locals[i]);
 			traffic_agg_free(rp.agg);
 			return 2;
 		}

@@ -49,7 +49,7 @@ sample_unsubscribe(struct lw_bus *bus, lw_sample_cb cb, void *arg)
 	for (size_t i = 0; i < bus->nsubs; i++) {
 		if (bus->subs[i].cb == cb && bus->subs[i].arg == arg) {
 			memmove(&bus->subs[i], &bus->subs[i + 1],
-			    (bus->nsubs - i - 1) * sizeof(bus->subs[0]));
+			        (bus->nsubs - i - 1) * sizeof(bus->subs[0]));
 			bus->nsubs--;
 			return;
 		}

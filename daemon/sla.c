@@ -37,7 +37,7 @@ outside(int64_t a, int64_t b, const struct sla_interval *ex, size_t nex)
 
 int64_t
 sla_union_ms(struct sla_interval *iv, size_t n, int64_t from_ms, int64_t to_ms,
-    const struct sla_interval *exclude, size_t nexclude)
+             const struct sla_interval *exclude, size_t nexclude)
 {
 	int64_t total = 0, cur_s = 0, cur_e = 0;
 	bool open = false;
@@ -73,8 +73,8 @@ sla_union_ms(struct sla_interval *iv, size_t n, int64_t from_ms, int64_t to_ms,
 
 void
 sla_compute(struct sla_interval *down, size_t ndown, struct sla_interval *degraded,
-    size_t ndegraded, const struct sla_interval *maint, size_t nmaint, int64_t from_ms,
-    int64_t to_ms, int64_t now_ms, double sla_pct, struct sla_result *out)
+            size_t ndegraded, const struct sla_interval *maint, size_t nmaint, int64_t from_ms,
+            int64_t to_ms, int64_t now_ms, double sla_pct, struct sla_result *out)
 {
 	int64_t end = to_ms < now_ms ? to_ms : now_ms;
 
@@ -97,7 +97,7 @@ sla_compute(struct sla_interval *down, size_t ndown, struct sla_interval *degrad
 int
 sla_month_range(const char *month, int64_t *from_s, int64_t *to_s)
 {
-	struct tm a = { 0 }, b = { 0 };
+	struct tm a = {0}, b = {0};
 	int y, m, n = 0;
 
 	if (month == NULL || strlen(month) != 7 || sscanf(month, "%4d-%2d%n", &y, &m, &n) != 2 ||
@@ -116,7 +116,7 @@ sla_month_range(const char *month, int64_t *from_s, int64_t *to_s)
 
 size_t
 sla_maint_windows(const struct lw_maintenance *m, int64_t from_s, int64_t to_s,
-    struct sla_interval *out, size_t max)
+                  struct sla_interval *out, size_t max)
 {
 	struct tm day;
 	time_t t = (time_t)from_s;
@@ -125,7 +125,7 @@ sla_maint_windows(const struct lw_maintenance *m, int64_t from_s, int64_t to_s,
 	if (m->from > 0 || m->to > 0) {
 		if (m->to > from_s && m->from < to_s) {
 			if (max > 0)
-				out[0] = (struct sla_interval){ m->from * 1000, m->to * 1000 };
+				out[0] = (struct sla_interval){m->from * 1000, m->to * 1000};
 			return 1;
 		}
 		return 0;
@@ -147,9 +147,10 @@ sla_maint_windows(const struct lw_maintenance *m, int64_t from_s, int64_t to_s,
 		s = (int64_t)mktime(&x);
 		if (s >= to_s)
 			break;
-		if ((m->weekdays & (1u << x.tm_wday)) && s * 1000 + m->duration_ms > from_s * 1000) {
+		if ((m->weekdays & (1u << x.tm_wday)) &&
+		    s * 1000 + m->duration_ms > from_s * 1000) {
 			if (n < max)
-				out[n] = (struct sla_interval){ s * 1000, s * 1000 + m->duration_ms };
+				out[n] = (struct sla_interval){s * 1000, s * 1000 + m->duration_ms};
 			n++;
 		}
 		day.tm_mday++;

@@ -42,11 +42,11 @@ struct sla_result {
 /* Length of the union of iv[] within [from, to) outside every exclude[]
  * window.  iv[] is sorted in place; an open interval ends at `to`. */
 int64_t sla_union_ms(struct sla_interval *iv, size_t n, int64_t from_ms, int64_t to_ms,
-    const struct sla_interval *exclude, size_t nexclude);
+                     const struct sla_interval *exclude, size_t nexclude);
 
 void sla_compute(struct sla_interval *down, size_t ndown, struct sla_interval *degraded,
-    size_t ndegraded, const struct sla_interval *maint, size_t nmaint, int64_t from_ms,
-    int64_t to_ms, int64_t now_ms, double sla_pct, struct sla_result *out);
+                 size_t ndegraded, const struct sla_interval *maint, size_t nmaint, int64_t from_ms,
+                 int64_t to_ms, int64_t now_ms, double sla_pct, struct sla_result *out);
 
 /* "YYYY-MM" -> [first instant of the month, first instant of the next) in
  * local time, unix seconds.  -1 when malformed. */
@@ -55,7 +55,7 @@ int sla_month_range(const char *month, int64_t *from_s, int64_t *to_s);
 /* The windows of one maintenance section overlapping [from_s, to_s), unix
  * ms.  Returns how many were found (at most max are stored). */
 size_t sla_maint_windows(const struct lw_maintenance *m, int64_t from_s, int64_t to_s,
-    struct sla_interval *out, size_t max);
+                         struct sla_interval *out, size_t max);
 
 /* A maintenance section covers now_s. */
 bool sla_maint_active(const struct lw_maintenance *m, int64_t now_s);

@@ -164,7 +164,7 @@ state_get(struct lw_state *st, enum lw_subject kind, const char *owner, const ch
 
 void
 state_foreach(struct lw_state *st, enum lw_subject kind, const char *owner, state_iter_cb cb,
-    void *arg)
+              void *arg)
 {
 	for (size_t i = 0; i < st->nentries; i++) {
 		struct entry *e = st->entries[i];

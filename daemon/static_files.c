@@ -27,15 +27,15 @@ static const struct {
 	const char *ext;
 	const char *type;
 } mime[] = {
-	{ ".css", "text/css; charset=utf-8" },
-	{ ".js", "text/javascript; charset=utf-8" },
-	{ ".svg", "image/svg+xml" },
-	{ ".png", "image/png" },
-	{ ".ico", "image/x-icon" },
-	{ ".txt", "text/plain; charset=utf-8" },
-	{ ".md", "text/plain; charset=utf-8" },
-	{ ".json", "application/json" },
-	{ ".woff2", "font/woff2" },
+    {".css", "text/css; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".ico", "image/x-icon"},
+    {".txt", "text/plain; charset=utf-8"},
+    {".md", "text/plain; charset=utf-8"},
+    {".json", "application/json"},
+    {".woff2", "font/woff2"},
 };
 
 static const char *
@@ -62,7 +62,8 @@ static_path_ok(const char *rel)
 	while (seg) {
 		const char *end = strchr(seg, '/');
 		size_t n = end ? (size_t)(end - seg) : strlen(seg);
-		if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+		if (n == 0 || (n == 1 && seg[0] == '.') ||
+		    (n == 2 && seg[0] == '.' && seg[1] == '.'))
 			return -1;
 		seg = end ? end + 1 : NULL;
 	}
@@ -120,7 +121,8 @@ static_cb(struct evhttp_request *req, const char *rest, void *arg)
 		return;
 	}
 	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size > MAX_STATIC_SIZE) {
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > MAX_STATIC_SIZE) {
 		if (fd != -1)
 			close(fd);
 		refuse(sf, req, "not found");
@@ -139,7 +141,8 @@ static_cb(struct evhttp_request *req, const char *rest, void *arg)
 	evhttp_add_header(h, "Content-Type", type);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(h, "Cache-Control", "public, max-age=300");
-	evhttp_add_header(h, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	evhttp_add_header(h, "Content-Security-Policy",
+	                  "default-src 'none'; frame-ancestors 'none'");
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
 }

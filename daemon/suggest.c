@@ -24,11 +24,11 @@ default_route(const char *path, struct route_info *ri)
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		/* Iface Destination Gateway Flags RefCnt Use Metric Mask ... */
 		if (sscanf(line, "%63s %lx %lx %lx %*d %*d %*d %lx", ifn, &dst, &gw, &flags,
-		    &mask) != 5)
+		           &mask) != 5)
 			continue;
 		if (dst != 0 || mask != 0 || gw == 0 || !(flags & 0x2))
 			continue;
-		struct in_addr a = { .s_addr = (in_addr_t)gw }; /* already network order */
+		struct in_addr a = {.s_addr = (in_addr_t)gw}; /* already network order */
 		snprintf(ri->ifname, sizeof(ri->ifname), "%s", ifn);
 		inet_ntop(AF_INET, &a, ri->gateway, sizeof(ri->gateway));
 		found = 1;
@@ -51,7 +51,8 @@ nameserver(const char *path, char *buf, size_t len)
 		if (sscanf(line, "nameserver %127s", addr) == 1) {
 			struct in6_addr a6;
 			struct in_addr a4;
-			if (inet_pton(AF_INET, addr, &a4) == 1 || inet_pton(AF_INET6, addr, &a6) == 1) {
+			if (inet_pton(AF_INET, addr, &a4) == 1 ||
+			    inet_pton(AF_INET6, addr, &a6) == 1) {
 				snprintf(buf, len, "%s", addr);
 				found = 1;
 			}
@@ -64,25 +65,25 @@ nameserver(const char *path, char *buf, size_t len)
 int
 suggest_config_from(FILE *out, const char *route_path, const char *resolv_path)
 {
-	struct route_info ri = { "", "" };
+	struct route_info ri = {"", ""};
 	char ns[128] = "";
 	int have_route = default_route(route_path, &ri) == 0;
 	int have_ns = nameserver(resolv_path, ns, sizeof(ns)) == 0;
 
-	fprintf(out,
-	    "# linewatch configuration suggested by `linewatchd --suggest-config`.\n"
-	    "# Read it, fill in the provider's details, then save it as\n"
-	    "# /etc/linewatch/linewatch.conf and check it with `linewatchd -t`.\n\n"
-	    "site      = \"My client, main office\"\n"
-	    "state-dir = \"/var/lib/linewatch\"\n"
-	    "user      = \"linewatch\"\n"
-	    "log-level = \"info\"\n\n"
-	    "http {\n    listen = { \"127.0.0.1:8080\" }\n}\n\n");
+	fprintf(out, "# linewatch configuration suggested by `linewatchd --suggest-config`.\n"
+	             "# Read it, fill in the provider's details, then save it as\n"
+	             "# /etc/linewatch/linewatch.conf and check it with `linewatchd -t`.\n\n"
+	             "site      = \"My client, main office\"\n"
+	             "state-dir = \"/var/lib/linewatch\"\n"
+	             "user      = \"linewatch\"\n"
+	             "log-level = \"info\"\n\n"
+	             "http {\n    listen = { \"127.0.0.1:8080\" }\n}\n\n");
 	if (!have_route) {
 		fprintf(out, "# No default route found in %s: add a link by hand.\n", route_path);
 		return 0;
 	}
-	fprintf(out,
+	fprintf(
+	    out,
 	    "# The default route leaves through %s via %s: that is the way to the ISP.\n"
 	    "# If the gateway is an SNMP-managed router, add a device for it:\n"
 	    "# device \"edge-router\" {\n#     address   = \"%s\"\n#     snmp      = \"v2c\"\n"
@@ -98,9 +99,12 @@ suggest_config_from(FILE *out, const char *route_path, const char *resolv_path)
 	    ri.ifname, ri.gateway, ri.gateway, ri.gateway);
 	if (have_ns)
 		fprintf(out,
-		    "    # probe \"dns\" { type = \"dns\"  target = \"%s\"  query = \"example.com\" "
-		    " hop = \"isp\" }\n", ns);
-	fprintf(out,
+		        "    # probe \"dns\" { type = \"dns\"  target = \"%s\"  query = "
+		        "\"example.com\" "
+		        " hop = \"isp\" }\n",
+		        ns);
+	fprintf(
+	    out,
 	    "    degraded { loss = \"5%%\"  latency = \"150ms\"  utilization = \"90%%\"  for = 3"
 	    "  clear = 3 }\n}\n\n"
 	    "# Traffic sampling on the LAN-facing interface (headers only):\n"

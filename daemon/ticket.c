@@ -305,8 +305,8 @@ ticket_batch_ticket(struct ticket_batch *b, const struct ticket *t)
 }
 
 void
-ticket_batch_event(struct ticket_batch *b, const struct ticket *t, int64_t event_id,
-    int64_t at_ms, const char *type, const char *who, const char *text, const char *metrics)
+ticket_batch_event(struct ticket_batch *b, const struct ticket *t, int64_t event_id, int64_t at_ms,
+                   const char *type, const char *who, const char *text, const char *metrics)
 {
 	struct tb_event *e = grow(b, (void **)&b->ev, &b->nev, sizeof(*e));
 
@@ -324,8 +324,9 @@ ticket_batch_event(struct ticket_batch *b, const struct ticket *t, int64_t event
 
 void
 ticket_batch_problem(struct ticket_batch *b, int64_t id, const char *key, const char *subject,
-    const char *name, const char *link, const char *kind, enum lw_status severity,
-    int64_t start_ms, int64_t end_ms, int64_t ticket_id, const char *held, const char *note)
+                     const char *name, const char *link, const char *kind, enum lw_status severity,
+                     int64_t start_ms, int64_t end_ms, int64_t ticket_id, const char *held,
+                     const char *note)
 {
 	struct tb_problem *p = grow(b, (void **)&b->pr, &b->npr, sizeof(*p));
 
@@ -357,8 +358,8 @@ ticket_batch_meta(struct ticket_batch *b, const char *key, const char *value)
 }
 
 void
-ticket_batch_latency(struct ticket_batch *b, const char *link, const char *probe,
-    int64_t hour_ms, double median_ms, int n)
+ticket_batch_latency(struct ticket_batch *b, const char *link, const char *probe, int64_t hour_ms,
+                     double median_ms, int n)
 {
 	struct tb_latency *l = grow(b, (void **)&b->lat, &b->nlat, sizeof(*l));
 
@@ -503,7 +504,8 @@ batch_tickets(sqlite3 *c, struct ticket_batch *b)
 
 	if (b->ntickets == 0)
 		return SQLITE_OK;
-	rc = prepare(c,
+	rc = prepare(
+	    c,
 	    "INSERT INTO tickets (" TCOLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
 	    "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
 	    "?28) ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, "
@@ -532,7 +534,8 @@ batch_events(sqlite3 *c, struct ticket_batch *b)
 
 	if (b->nev == 0)
 		return SQLITE_OK;
-	rc = prepare(c,
+	rc = prepare(
+	    c,
 	    "INSERT INTO ticket_events (id, ticket_id, at_ms, type, severity, who, text, metrics) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	    &st);
@@ -561,7 +564,8 @@ batch_problems(sqlite3 *c, struct ticket_batch *b)
 
 	if (b->npr == 0)
 		return SQLITE_OK;
-	rc = prepare(c,
+	rc = prepare(
+	    c,
 	    "INSERT INTO problems (id, problem_key, subject, name, link, kind, severity, start_ms, "
 	    "end_ms, ticket_id, held, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 	    "ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, "
@@ -616,9 +620,9 @@ batch_latency(sqlite3 *c, struct ticket_batch *b)
 	if (b->nlat == 0)
 		return SQLITE_OK;
 	rc = prepare(c,
-	    "INSERT OR REPLACE INTO latency_hourly (link, probe, hour_ms, median_ms, n) "
-	    "VALUES (?, ?, ?, ?, ?)",
-	    &st);
+	             "INSERT OR REPLACE INTO latency_hourly (link, probe, hour_ms, median_ms, n) "
+	             "VALUES (?, ?, ?, ?, ?)",
+	             &st);
 	for (size_t i = 0; rc == SQLITE_OK && i < b->nlat; i++) {
 		bind_str(st, 1, b->lat[i].link);
 		bind_str(st, 2, b->lat[i].probe);
@@ -651,24 +655,24 @@ notify(struct ticket_sink *s, const struct tb_event *e)
 {
 	const struct ticket *t = e->snap;
 	struct ticket_event ev = {
-		.id = e->id,
-		.ticket_id = t->id,
-		.ref = t->ref,
-		.type = e->type,
-		.kind = t->kind,
-		.severity = ticket_severity_name(t->severity),
-		.state = ticket_state_name(t->state),
-		.key = t->key,
-		.link = t->link,
-		.device = t->device,
-		.provider = t->provider,
-		.circuit = t->circuit,
-		.title = t->title,
-		.blame = t->blame,
-		.text = e->text,
-		.who = e->who,
-		.metrics = e->metrics,
-		.time_ms = e->at_ms,
+	    .id = e->id,
+	    .ticket_id = t->id,
+	    .ref = t->ref,
+	    .type = e->type,
+	    .kind = t->kind,
+	    .severity = ticket_severity_name(t->severity),
+	    .state = ticket_state_name(t->state),
+	    .key = t->key,
+	    .link = t->link,
+	    .device = t->device,
+	    .provider = t->provider,
+	    .circuit = t->circuit,
+	    .title = t->title,
+	    .blame = t->blame,
+	    .text = e->text,
+	    .who = e->who,
+	    .metrics = e->metrics,
+	    .time_ms = e->at_ms,
 	};
 
 	s->cb(&ev, s->arg);
@@ -695,11 +699,11 @@ batch_free_cb(void *arg)
 
 int
 ticket_batch_submit(struct db *db, struct ticket_batch *b, struct ticket_sink *sink,
-    void (*committed)(int rc, void *arg), void *arg)
+                    void (*committed)(int rc, void *arg), void *arg)
 {
 	if (b->oom) {
 		log_warnx("ticket: out of memory building a database write: %zu ticket events lost",
-		    b->nev);
+		          b->nev);
 		ticket_batch_free(b);
 		return -1;
 	}
@@ -785,10 +789,10 @@ ticket_max_ids(struct db *db, struct ticket_ids *ids)
 {
 	sqlite3_stmt *st;
 	int rc = prepare(db_reader(db),
-	    "SELECT (SELECT coalesce(max(id), 0) FROM tickets), "
-	    "(SELECT coalesce(max(id), 0) FROM ticket_events), "
-	    "(SELECT coalesce(max(id), 0) FROM problems)",
-	    &st);
+	                 "SELECT (SELECT coalesce(max(id), 0) FROM tickets), "
+	                 "(SELECT coalesce(max(id), 0) FROM ticket_events), "
+	                 "(SELECT coalesce(max(id), 0) FROM problems)",
+	                 &st);
 
 	if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
@@ -806,8 +810,9 @@ ticket_load_open(struct db *db, void (*cb)(struct ticket *t, void *arg), void *a
 {
 	sqlite3_stmt *st;
 	int rc = prepare(db_reader(db),
-	    "SELECT " TCOLS " FROM tickets WHERE state IN ('open', 'acknowledged') ORDER BY id",
-	    &st);
+	                 "SELECT " TCOLS
+	                 " FROM tickets WHERE state IN ('open', 'acknowledged') ORDER BY id",
+	                 &st);
 
 	if (rc != SQLITE_OK)
 		return read_error(db, "loading open tickets");
@@ -844,8 +849,8 @@ load_one(struct db *db, const char *sql, const char *text, int64_t num)
 struct ticket *
 ticket_load_last(struct db *db, const char *key)
 {
-	return load_one(db,
-	    "SELECT " TCOLS " FROM tickets WHERE problem_key = ? ORDER BY id DESC LIMIT 1", key,
+	return load_one(
+	    db, "SELECT " TCOLS " FROM tickets WHERE problem_key = ? ORDER BY id DESC LIMIT 1", key,
 	    0);
 }
 
@@ -857,19 +862,19 @@ ticket_load(struct db *db, int64_t id)
 
 static int
 problems_query(struct db *db, sqlite3_stmt *st,
-    void (*cb)(const struct ticket_problem *p, void *arg), void *arg)
+               void (*cb)(const struct ticket_problem *p, void *arg), void *arg)
 {
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct ticket_problem p = {
-			.id = sqlite3_column_int64(st, 0),
-			.key = (const char *)sqlite3_column_text(st, 1),
-			.kind = (const char *)sqlite3_column_text(st, 2),
-			.start_ms = sqlite3_column_int64(st, 3),
-			.end_ms = sqlite3_column_int64(st, 4),
-			.ticket_id = sqlite3_column_int64(st, 5),
-			.held = (const char *)sqlite3_column_text(st, 6),
+		    .id = sqlite3_column_int64(st, 0),
+		    .key = (const char *)sqlite3_column_text(st, 1),
+		    .kind = (const char *)sqlite3_column_text(st, 2),
+		    .start_ms = sqlite3_column_int64(st, 3),
+		    .end_ms = sqlite3_column_int64(st, 4),
+		    .ticket_id = sqlite3_column_int64(st, 5),
+		    .held = (const char *)sqlite3_column_text(st, 6),
 		};
 		if (p.key && p.kind)
 			cb(&p, arg);
@@ -880,29 +885,29 @@ problems_query(struct db *db, sqlite3_stmt *st,
 
 int
 ticket_open_problems(struct db *db, void (*cb)(const struct ticket_problem *p, void *arg),
-    void *arg)
+                     void *arg)
 {
 	sqlite3_stmt *st;
 
 	if (prepare(db_reader(db),
-	        "SELECT id, problem_key, kind, start_ms, end_ms, ticket_id, held FROM problems "
-	        "WHERE end_ms IS NULL ORDER BY id",
-	        &st) != SQLITE_OK)
+	            "SELECT id, problem_key, kind, start_ms, end_ms, ticket_id, held FROM problems "
+	            "WHERE end_ms IS NULL ORDER BY id",
+	            &st) != SQLITE_OK)
 		return read_error(db, "reading problem periods");
 	return problems_query(db, st, cb, arg);
 }
 
 int
 ticket_link_problems(struct db *db, const char *link, int64_t from_ms, int64_t to_ms,
-    void (*cb)(const struct ticket_problem *p, void *arg), void *arg)
+                     void (*cb)(const struct ticket_problem *p, void *arg), void *arg)
 {
 	sqlite3_stmt *st;
 
 	if (prepare(db_reader(db),
-	        "SELECT id, problem_key, kind, start_ms, end_ms, ticket_id, held FROM problems "
-	        "WHERE link = ? AND start_ms < ? AND (end_ms IS NULL OR end_ms > ?) "
-	        "ORDER BY start_ms",
-	        &st) != SQLITE_OK)
+	            "SELECT id, problem_key, kind, start_ms, end_ms, ticket_id, held FROM problems "
+	            "WHERE link = ? AND start_ms < ? AND (end_ms IS NULL OR end_ms > ?) "
+	            "ORDER BY start_ms",
+	            &st) != SQLITE_OK)
 		return read_error(db, "reading problem periods");
 	sqlite3_bind_text(st, 1, link, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, to_ms);
@@ -916,8 +921,7 @@ ticket_meta_int(struct db *db, const char *key, int64_t dflt)
 	sqlite3_stmt *st;
 	int64_t v = dflt;
 
-	if (prepare(db_reader(db), "SELECT value FROM ticket_meta WHERE key = ?", &st) !=
-	    SQLITE_OK)
+	if (prepare(db_reader(db), "SELECT value FROM ticket_meta WHERE key = ?", &st) != SQLITE_OK)
 		return dflt;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -928,15 +932,16 @@ ticket_meta_int(struct db *db, const char *key, int64_t dflt)
 
 int
 ticket_latency_load(struct db *db, int64_t since_ms,
-    void (*cb)(const char *link, const char *probe, int64_t hour_ms, double median, void *arg),
-    void *arg)
+                    void (*cb)(const char *link, const char *probe, int64_t hour_ms, double median,
+                               void *arg),
+                    void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	if (prepare(db_reader(db),
-	        "SELECT link, probe, hour_ms, median_ms FROM latency_hourly WHERE hour_ms >= ?",
-	        &st) != SQLITE_OK)
+	            "SELECT link, probe, hour_ms, median_ms FROM latency_hourly WHERE hour_ms >= ?",
+	            &st) != SQLITE_OK)
 		return read_error(db, "reading latency baselines");
 	sqlite3_bind_int64(st, 1, since_ms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1018,10 +1023,10 @@ ticket_json(const struct ticket *t, int64_t now_ms)
 		blame = json_pack("{s:o, s:o}", "verdict", jstr(t->blame), "reasons", reasons);
 	}
 	o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:b, s:o}", "ref", t->ref, "key",
-	    jstr(t->key), "subject", jstr(t->subject), "name", jstr(t->name), "kind",
-	    jstr(t->kind), "title", jstr(t->title), "severity", ticket_severity_name(t->severity),
-	    "state", ticket_state_name(t->state), "flapping", t->flapping, "blame",
-	    blame ? blame : json_null());
+	              jstr(t->key), "subject", jstr(t->subject), "name", jstr(t->name), "kind",
+	              jstr(t->kind), "title", jstr(t->title), "severity",
+	              ticket_severity_name(t->severity), "state", ticket_state_name(t->state),
+	              "flapping", t->flapping, "blame", blame ? blame : json_null());
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "link", jstr(t->link));
@@ -1037,14 +1042,16 @@ ticket_json(const struct ticket *t, int64_t now_ms)
 	json_object_set_new(o, "resolved", jtime(t->resolved_ms));
 	json_object_set_new(o, "resolved_by", jstr(t->resolved_by));
 	json_object_set_new(o, "resolution", jstr(t->resolution));
-	json_object_set_new(o, "duration_s",
+	json_object_set_new(
+	    o, "duration_s",
 	    json_integer(end > t->problem_since_ms ? (end - t->problem_since_ms) / 1000 : 0));
 	json_object_set_new(o, "reopened", json_integer(t->reopened));
-	json_object_set_new(o, "sla",
+	json_object_set_new(
+	    o, "sla",
 	    json_pack("{s:o, s:o, s:o, s:o}", "response_due", jtime(t->response_due_ms),
-	        "resolution_due", jtime(t->resolution_due_ms), "response",
-	        jstr(target_state(response_ms(t), t->response_due_ms, now_ms)), "resolution",
-	        jstr(target_state(t->resolved_ms, t->resolution_due_ms, now_ms))));
+	              "resolution_due", jtime(t->resolution_due_ms), "response",
+	              jstr(target_state(response_ms(t), t->response_due_ms, now_ms)), "resolution",
+	              jstr(target_state(t->resolved_ms, t->resolution_due_ms, now_ms))));
 	return o;
 }
 
@@ -1058,7 +1065,7 @@ bind_filters(sqlite3_stmt *st, const char *link)
 
 json_t *
 ticket_list_json(struct db *db, const char *state, const char *link, int limit, int offset,
-    int64_t now_ms)
+                 int64_t now_ms)
 {
 	const char *where;
 	char sql[512];
@@ -1076,7 +1083,7 @@ ticket_list_json(struct db *db, const char *state, const char *link, int limit, 
 	else
 		where = "1";
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tickets WHERE %s%s", where,
-	    link ? " AND link = ?1" : "");
+	         link ? " AND link = ?1" : "");
 	if (prepare(db_reader(db), sql, &st) != SQLITE_OK) {
 		read_error(db, "listing tickets");
 		return NULL;
@@ -1087,8 +1094,8 @@ ticket_list_json(struct db *db, const char *state, const char *link, int limit, 
 	sqlite3_finalize(st);
 
 	snprintf(sql, sizeof(sql),
-	    "SELECT " TCOLS " FROM tickets WHERE %s%s ORDER BY id DESC LIMIT %d OFFSET %d", where,
-	    link ? " AND link = ?1" : "", limit, offset);
+	         "SELECT " TCOLS " FROM tickets WHERE %s%s ORDER BY id DESC LIMIT %d OFFSET %d",
+	         where, link ? " AND link = ?1" : "", limit, offset);
 	if (prepare(db_reader(db), sql, &st) != SQLITE_OK) {
 		read_error(db, "listing tickets");
 		return NULL;
@@ -1106,7 +1113,7 @@ ticket_list_json(struct db *db, const char *state, const char *link, int limit, 
 	if (list == NULL)
 		return NULL;
 	return json_pack("{s:o, s:I, s:i, s:i}", "tickets", list, "total", (json_int_t)total,
-	    "limit", limit, "offset", offset);
+	                 "limit", limit, "offset", offset);
 }
 
 static json_t *
@@ -1116,22 +1123,23 @@ events_json(struct db *db, int64_t ticket_id)
 	json_t *list = json_array();
 
 	if (prepare(db_reader(db),
-	        "SELECT id, at_ms, type, severity, who, text, metrics FROM ticket_events "
-	        "WHERE ticket_id = ? ORDER BY id",
-	        &st) != SQLITE_OK) {
+	            "SELECT id, at_ms, type, severity, who, text, metrics FROM ticket_events "
+	            "WHERE ticket_id = ? ORDER BY id",
+	            &st) != SQLITE_OK) {
 		read_error(db, "reading a ticket's timeline");
 		return list;
 	}
 	sqlite3_bind_int64(st, 1, ticket_id);
 	while (list != NULL && sqlite3_step(st) == SQLITE_ROW) {
 		int64_t at = sqlite3_column_int64(st, 1);
-		json_t *e = json_pack("{s:I, s:o, s:f, s:o, s:o, s:o, s:o, s:o}", "id",
-		    (json_int_t)sqlite3_column_int64(st, 0), "time", jtime(at), "ts", at / 1000.0,
-		    "type", jstr((const char *)sqlite3_column_text(st, 2)), "severity",
-		    jstr((const char *)sqlite3_column_text(st, 3)), "who",
-		    jstr((const char *)sqlite3_column_text(st, 4)), "text",
-		    jstr((const char *)sqlite3_column_text(st, 5)), "metrics",
-		    jtext_json((const char *)sqlite3_column_text(st, 6)));
+		json_t *e =
+		    json_pack("{s:I, s:o, s:f, s:o, s:o, s:o, s:o, s:o}", "id",
+		              (json_int_t)sqlite3_column_int64(st, 0), "time", jtime(at), "ts",
+		              at / 1000.0, "type", jstr((const char *)sqlite3_column_text(st, 2)),
+		              "severity", jstr((const char *)sqlite3_column_text(st, 3)), "who",
+		              jstr((const char *)sqlite3_column_text(st, 4)), "text",
+		              jstr((const char *)sqlite3_column_text(st, 5)), "metrics",
+		              jtext_json((const char *)sqlite3_column_text(st, 6)));
 
 		if (e != NULL)
 			json_array_append_new(list, e);
@@ -1164,22 +1172,22 @@ struct kpi {
 static json_t *
 kpi_obj(const struct kpi *k)
 {
-	json_t *o = json_pack("{s:I, s:I, s:I}", "opened", (json_int_t)k->opened,
-	    "acknowledged", (json_int_t)k->acked, "resolved", (json_int_t)k->resolved);
+	json_t *o = json_pack("{s:I, s:I, s:I}", "opened", (json_int_t)k->opened, "acknowledged",
+	                      (json_int_t)k->acked, "resolved", (json_int_t)k->resolved);
 
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "mtta_s", k->acked ? json_real(k->ack_sum / k->acked) : json_null());
 	json_object_set_new(o, "mttr_s",
-	    k->resolved ? json_real(k->res_sum / k->resolved) : json_null());
+	                    k->resolved ? json_real(k->res_sum / k->resolved) : json_null());
 	json_object_set_new(o, "response_met_pct",
-	    k->resp_met + k->resp_missed
-	        ? json_real(100.0 * k->resp_met / (k->resp_met + k->resp_missed))
-	        : json_null());
+	                    k->resp_met + k->resp_missed
+	                        ? json_real(100.0 * k->resp_met / (k->resp_met + k->resp_missed))
+	                        : json_null());
 	json_object_set_new(o, "resolution_met_pct",
-	    k->resl_met + k->resl_missed
-	        ? json_real(100.0 * k->resl_met / (k->resl_met + k->resl_missed))
-	        : json_null());
+	                    k->resl_met + k->resl_missed
+	                        ? json_real(100.0 * k->resl_met / (k->resl_met + k->resl_missed))
+	                        : json_null());
 	return o;
 }
 
@@ -1212,13 +1220,14 @@ kpi_add(struct kpi *k, const struct ticket *t, int64_t now_ms)
 json_t *
 ticket_kpi_json(struct db *db, int64_t from_ms, int64_t to_ms, int64_t now_ms)
 {
-	struct kpi all = { 0 }, bysev[2] = { { 0 }, { 0 } };
+	struct kpi all = {0}, bysev[2] = {{0}, {0}};
 	sqlite3_stmt *st;
 	json_t *o;
 
 	if (prepare(db_reader(db),
-	        "SELECT " TCOLS " FROM tickets WHERE opened_ms >= ? AND opened_ms < ? ORDER BY id",
-	        &st) != SQLITE_OK) {
+	            "SELECT " TCOLS
+	            " FROM tickets WHERE opened_ms >= ? AND opened_ms < ? ORDER BY id",
+	            &st) != SQLITE_OK) {
 		read_error(db, "computing ticket figures");
 		return NULL;
 	}
@@ -1237,7 +1246,7 @@ ticket_kpi_json(struct db *db, int64_t from_ms, int64_t to_ms, int64_t now_ms)
 	o = kpi_obj(&all);
 	if (o != NULL)
 		json_object_set_new(o, "by_severity",
-		    json_pack("{s:o, s:o}", "warning", kpi_obj(&bysev[0]), "critical",
-		        kpi_obj(&bysev[1])));
+		                    json_pack("{s:o, s:o}", "warning", kpi_obj(&bysev[0]),
+		                              "critical", kpi_obj(&bysev[1])));
 	return o;
 }

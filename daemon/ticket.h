@@ -31,7 +31,7 @@ struct ticket {
 	char *subject; /* "link", "device", "site" */
 	char *name;    /* the link's, device's or site's name */
 	char *kind;    /* down, loss, latency, jitter, saturation, errors, service,
-			* unreachable, ups_battery, battery_low, storage, no_path */
+	                * unreachable, ups_battery, battery_low, storage, no_path */
 	char *title;
 	char *link, *device, *provider, *circuit, *support; /* NULL when not applicable */
 	char *blame;         /* lan, cpe, isp, beyond, unknown; NULL: not a link ticket */
@@ -118,22 +118,23 @@ struct ticket_batch *ticket_batch_new(void);
 void ticket_batch_ticket(struct ticket_batch *b, const struct ticket *t);
 /* A timeline event of t (t's snapshot is taken for subscribers too). */
 void ticket_batch_event(struct ticket_batch *b, const struct ticket *t, int64_t event_id,
-    int64_t at_ms, const char *type, const char *who, const char *text, const char *metrics);
+                        int64_t at_ms, const char *type, const char *who, const char *text,
+                        const char *metrics);
 /* A problem period row (insert or update); end_ms 0 = going on, ticket_id 0
  * = none, held NULL/"maintenance"/"suppressed". */
-void ticket_batch_problem(struct ticket_batch *b, int64_t id, const char *key,
-    const char *subject, const char *name, const char *link, const char *kind,
-    enum lw_status severity, int64_t start_ms, int64_t end_ms, int64_t ticket_id,
-    const char *held, const char *note);
+void ticket_batch_problem(struct ticket_batch *b, int64_t id, const char *key, const char *subject,
+                          const char *name, const char *link, const char *kind,
+                          enum lw_status severity, int64_t start_ms, int64_t end_ms,
+                          int64_t ticket_id, const char *held, const char *note);
 void ticket_batch_meta(struct ticket_batch *b, const char *key, const char *value);
 void ticket_batch_latency(struct ticket_batch *b, const char *link, const char *probe,
-    int64_t hour_ms, double median_ms, int n);
+                          int64_t hour_ms, double median_ms, int n);
 bool ticket_batch_empty(const struct ticket_batch *b);
 /* Queue it; sink (may be NULL) hears of its events after the commit, then
  * committed(rc, arg) runs (may be NULL).  The batch is consumed; -1 when
  * the database refused it (logged). */
 int ticket_batch_submit(struct db *db, struct ticket_batch *b, struct ticket_sink *sink,
-    void (*committed)(int rc, void *arg), void *arg);
+                        void (*committed)(int rc, void *arg), void *arg);
 void ticket_batch_free(struct ticket_batch *b);
 
 /* ---- reading (db_reader, on the loop) ----------------------------------- */
@@ -160,25 +161,26 @@ struct ticket_problem {
 };
 /* Problem rows still open (end_ms NULL). */
 int ticket_open_problems(struct db *db, void (*cb)(const struct ticket_problem *p, void *arg),
-    void *arg);
+                         void *arg);
 /* Problem rows of a link overlapping [from_ms, to_ms). */
 int ticket_link_problems(struct db *db, const char *link, int64_t from_ms, int64_t to_ms,
-    void (*cb)(const struct ticket_problem *p, void *arg), void *arg);
+                         void (*cb)(const struct ticket_problem *p, void *arg), void *arg);
 
 int64_t ticket_meta_int(struct db *db, const char *key, int64_t dflt);
 
 /* Hourly latency medians since since_ms: cb(link, probe, hour_ms, median). */
 int ticket_latency_load(struct db *db, int64_t since_ms,
-    void (*cb)(const char *link, const char *probe, int64_t hour_ms, double median, void *arg),
-    void *arg);
+                        void (*cb)(const char *link, const char *probe, int64_t hour_ms,
+                                   double median, void *arg),
+                        void *arg);
 
 /* ---- JSON for the API ----------------------------------------------------- */
 
 json_t *ticket_json(const struct ticket *t, int64_t now_ms);
 /* state: "open" (= not resolved), "acknowledged", "resolved", "all";
  * link may be NULL.  {"tickets": [...], "total": N, "limit": L, "offset": O} */
-json_t *ticket_list_json(struct db *db, const char *state, const char *link, int limit,
-    int offset, int64_t now_ms);
+json_t *ticket_list_json(struct db *db, const char *state, const char *link, int limit, int offset,
+                         int64_t now_ms);
 /* One ticket with its "events"; NULL if there is no such ticket. */
 json_t *ticket_get_json(struct db *db, int64_t id, int64_t now_ms);
 /* Tickets opened in [from_ms, to_ms): counts, mean time to acknowledge

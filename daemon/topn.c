@@ -14,7 +14,7 @@ struct hnode {
 struct topn {
 	struct topn_entry *e;
 	struct hnode *heap; /* min weight at the root; kept only once full */
-	uint32_t *slots; /* open addressing, linear probing: entry index + 1 */
+	uint32_t *slots;    /* open addressing, linear probing: entry index + 1 */
 	const struct topn_entry **scratch;
 	size_t cap;
 	size_t count;
@@ -38,15 +38,17 @@ nslots_for(size_t cap)
 size_t
 topn_footprint(size_t capacity)
 {
-	return sizeof(struct topn) + capacity * (sizeof(struct topn_entry) + sizeof(struct hnode) +
-	    sizeof(struct topn_entry *)) + nslots_for(capacity) * sizeof(uint32_t);
+	return sizeof(struct topn) +
+	       capacity * (sizeof(struct topn_entry) + sizeof(struct hnode) +
+	                   sizeof(struct topn_entry *)) +
+	       nslots_for(capacity) * sizeof(uint32_t);
 }
 
 size_t
 topn_capacity_for(size_t bytes)
 {
 	size_t cap = bytes / (sizeof(struct topn_entry) + sizeof(struct hnode) +
-	    sizeof(struct topn_entry *) + 2 * sizeof(uint32_t));
+	                      sizeof(struct topn_entry *) + 2 * sizeof(uint32_t));
 
 	while (cap > 0 && topn_footprint(cap) > bytes)
 		cap -= cap / 32 + 1;
@@ -160,7 +162,7 @@ static void
 heapify(struct topn *t)
 {
 	for (size_t i = 0; i < t->count; i++)
-		heap_set(t, i, (struct hnode){ .w = t->e[i].weight, .idx = (uint32_t)i });
+		heap_set(t, i, (struct hnode){.w = t->e[i].weight, .idx = (uint32_t)i});
 	for (size_t i = t->count / 2; i-- > 0;)
 		sift_down(t, i);
 	t->heaped = 1;

@@ -18,10 +18,10 @@
 #define TOPN_NVAL 4    /* caller's counters per entry */
 
 struct topn_entry {
-	uint64_t weight; /* estimate, upper bound: true <= weight */
-	uint64_t error;  /* weight - error <= true weight */
+	uint64_t weight;         /* estimate, upper bound: true <= weight */
+	uint64_t error;          /* weight - error <= true weight */
 	uint64_t val[TOPN_NVAL]; /* exact since the key last entered */
-	uint32_t heap;   /* position in the min-heap (private) */
+	uint32_t heap;           /* position in the min-heap (private) */
 	uint8_t key[TOPN_KEYMAX];
 };
 

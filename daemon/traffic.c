@@ -7,9 +7,9 @@
 #include "topn.h"
 #include "traffic.h"
 
-#define HOST_KEYLEN 24 /* family + address, zero padded to 8-byte words */
-#define CONV_KEYLEN 40 /* family + low address + high address, padded */
-#define SERVICE_KEYLEN 8 /* protocol + port, padded */
+#define HOST_KEYLEN 24             /* family + address, zero padded to 8-byte words */
+#define CONV_KEYLEN 40             /* family + low address + high address, padded */
+#define SERVICE_KEYLEN 8           /* protocol + port, padded */
 #define SERVICE_MAXCAP (3 * 65536) /* every TCP, UDP and other key fits */
 
 struct prefix {
@@ -36,26 +36,31 @@ static const struct service_name {
 	uint8_t proto; /* 0 = TCP and UDP */
 	const char *name;
 } services[] = {
-	{ 20, 6, "ftp-data" }, { 21, 6, "ftp" }, { 22, 6, "ssh" }, { 23, 6, "telnet" },
-	{ 25, 6, "smtp" }, { 53, 0, "dns" }, { 67, 17, "dhcp" }, { 68, 17, "dhcp" },
-	{ 69, 17, "tftp" }, { 80, 6, "http" }, { 88, 0, "kerberos" }, { 110, 6, "pop3" },
-	{ 111, 0, "rpcbind" }, { 119, 6, "nntp" }, { 123, 17, "ntp" }, { 135, 6, "msrpc" },
-	{ 137, 17, "netbios-ns" }, { 138, 17, "netbios-dgm" }, { 139, 6, "netbios-ssn" },
-	{ 143, 6, "imap" }, { 161, 17, "snmp" }, { 162, 17, "snmptrap" }, { 179, 6, "bgp" },
-	{ 389, 0, "ldap" }, { 443, 6, "https" }, { 443, 17, "quic" }, { 445, 6, "smb" },
-	{ 465, 6, "smtps" }, { 500, 17, "isakmp" }, { 514, 17, "syslog" }, { 515, 6, "printer" },
-	{ 520, 17, "rip" }, { 546, 17, "dhcpv6" }, { 547, 17, "dhcpv6" }, { 554, 0, "rtsp" },
-	{ 587, 6, "submission" }, { 631, 6, "ipp" }, { 636, 6, "ldaps" }, { 853, 0, "dns-tls" },
-	{ 873, 6, "rsync" }, { 989, 6, "ftps-data" }, { 990, 6, "ftps" }, { 993, 6, "imaps" },
-	{ 995, 6, "pop3s" }, { 1194, 0, "openvpn" }, { 1433, 6, "mssql" }, { 1521, 6, "oracle" },
-	{ 1701, 17, "l2tp" }, { 1723, 6, "pptp" }, { 1812, 17, "radius" },
-	{ 1813, 17, "radius-acct" }, { 1883, 6, "mqtt" }, { 1900, 17, "ssdp" },
-	{ 2049, 0, "nfs" }, { 3306, 6, "mysql" }, { 3389, 0, "rdp" }, { 3478, 0, "stun" },
-	{ 4500, 17, "ipsec-nat-t" }, { 4789, 17, "vxlan" }, { 5060, 0, "sip" },
-	{ 5061, 6, "sips" }, { 5201, 0, "iperf3" }, { 5222, 6, "xmpp" }, { 5353, 17, "mdns" },
-	{ 5432, 6, "postgresql" }, { 5900, 6, "vnc" }, { 6379, 6, "redis" },
-	{ 6443, 6, "kubernetes" }, { 6881, 0, "bittorrent" }, { 8080, 6, "http-alt" },
-	{ 8443, 6, "https-alt" }, { 9100, 6, "jetdirect" }, { 51820, 17, "wireguard" },
+    {20, 6, "ftp-data"},       {21, 6, "ftp"},          {22, 6, "ssh"},
+    {23, 6, "telnet"},         {25, 6, "smtp"},         {53, 0, "dns"},
+    {67, 17, "dhcp"},          {68, 17, "dhcp"},        {69, 17, "tftp"},
+    {80, 6, "http"},           {88, 0, "kerberos"},     {110, 6, "pop3"},
+    {111, 0, "rpcbind"},       {119, 6, "nntp"},        {123, 17, "ntp"},
+    {135, 6, "msrpc"},         {137, 17, "netbios-ns"}, {138, 17, "netbios-dgm"},
+    {139, 6, "netbios-ssn"},   {143, 6, "imap"},        {161, 17, "snmp"},
+    {162, 17, "snmptrap"},     {179, 6, "bgp"},         {389, 0, "ldap"},
+    {443, 6, "https"},         {443, 17, "quic"},       {445, 6, "smb"},
+    {465, 6, "smtps"},         {500, 17, "isakmp"},     {514, 17, "syslog"},
+    {515, 6, "printer"},       {520, 17, "rip"},        {546, 17, "dhcpv6"},
+    {547, 17, "dhcpv6"},       {554, 0, "rtsp"},        {587, 6, "submission"},
+    {631, 6, "ipp"},           {636, 6, "ldaps"},       {853, 0, "dns-tls"},
+    {873, 6, "rsync"},         {989, 6, "ftps-data"},   {990, 6, "ftps"},
+    {993, 6, "imaps"},         {995, 6, "pop3s"},       {1194, 0, "openvpn"},
+    {1433, 6, "mssql"},        {1521, 6, "oracle"},     {1701, 17, "l2tp"},
+    {1723, 6, "pptp"},         {1812, 17, "radius"},    {1813, 17, "radius-acct"},
+    {1883, 6, "mqtt"},         {1900, 17, "ssdp"},      {2049, 0, "nfs"},
+    {3306, 6, "mysql"},        {3389, 0, "rdp"},        {3478, 0, "stun"},
+    {4500, 17, "ipsec-nat-t"}, {4789, 17, "vxlan"},     {5060, 0, "sip"},
+    {5061, 6, "sips"},         {5201, 0, "iperf3"},     {5222, 6, "xmpp"},
+    {5353, 17, "mdns"},        {5432, 6, "postgresql"}, {5900, 6, "vnc"},
+    {6379, 6, "redis"},        {6443, 6, "kubernetes"}, {6881, 0, "bittorrent"},
+    {8080, 6, "http-alt"},     {8443, 6, "https-alt"},  {9100, 6, "jetdirect"},
+    {51820, 17, "wireguard"},
 };
 
 const char *
@@ -123,7 +128,7 @@ traffic_proto_name(uint8_t proto, char *buf, size_t len)
 const char *
 traffic_class_name(enum traffic_class c)
 {
-	static const char *const names[TC_N] = { "tcp", "udp", "icmp", "other" };
+	static const char *const names[TC_N] = {"tcp", "udp", "icmp", "other"};
 
 	return (unsigned)c < TC_N ? names[c] : "other";
 }
@@ -242,8 +247,8 @@ default_local(int family, const uint8_t *a)
 {
 	if (family == 4)
 		return a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
-		    (a[0] == 192 && a[1] == 168) || (a[0] == 100 && (a[1] & 0xc0) == 64) ||
-		    (a[0] == 169 && a[1] == 254);
+		       (a[0] == 192 && a[1] == 168) || (a[0] == 100 && (a[1] & 0xc0) == 64) ||
+		       (a[0] == 169 && a[1] == 254);
 	return (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
 }
 
@@ -303,7 +308,7 @@ class_of(uint8_t proto)
 
 void
 traffic_agg_add(struct traffic_agg *a, enum decode_result r, const struct decode_pkt *p,
-    uint32_t wirelen, uint32_t scale)
+                uint32_t wirelen, uint32_t scale)
 {
 	uint64_t b = (uint64_t)wirelen * scale;
 	uint8_t src[HOST_KEYLEN], dst[HOST_KEYLEN], conv[CONV_KEYLEN], svc[SERVICE_KEYLEN];
@@ -455,8 +460,8 @@ traffic_agg_flush(struct traffic_agg *a, struct traffic_report *r)
 	r->tunnels = a->tunnels;
 	r->l4_cut = a->l4_cut;
 	memcpy(r->malformed, a->malformed, sizeof(r->malformed));
-	r->evictions = topn_evictions(a->hosts) + topn_evictions(a->convs) +
-	    topn_evictions(a->services);
+	r->evictions =
+	    topn_evictions(a->hosts) + topn_evictions(a->convs) + topn_evictions(a->services);
 	fill_hosts(a, r);
 	fill_convs(a, r);
 	fill_services(a, r);
@@ -525,7 +530,7 @@ double
 traffic_report_seconds(const struct traffic_report *r)
 {
 	double s = (double)(r->end.tv_sec - r->start.tv_sec) +
-	    (double)(r->end.tv_usec - r->start.tv_usec) / 1e6;
+	           (double)(r->end.tv_usec - r->start.tv_usec) / 1e6;
 
 	return s > 0 ? s : 0;
 }
@@ -545,12 +550,14 @@ hosts_json(const struct traffic_report *r)
 	for (size_t i = 0; i < r->nhosts; i++) {
 		const struct traffic_host *h = &r->hosts[i];
 
-		json_array_append_new(a, json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}",
-		    "address", traffic_addr_str(h->family, h->addr, buf, sizeof(buf)), "local",
-		    h->local, "bytes", (json_int_t)(h->tx_bytes + h->rx_bytes), "tx_bytes",
-		    (json_int_t)h->tx_bytes, "rx_bytes", (json_int_t)h->rx_bytes, "tx_packets",
-		    (json_int_t)h->tx_pkts, "rx_packets", (json_int_t)h->rx_pkts, "error",
-		    (json_int_t)h->error));
+		json_array_append_new(
+		    a,
+		    json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "address",
+		              traffic_addr_str(h->family, h->addr, buf, sizeof(buf)), "local",
+		              h->local, "bytes", (json_int_t)(h->tx_bytes + h->rx_bytes),
+		              "tx_bytes", (json_int_t)h->tx_bytes, "rx_bytes",
+		              (json_int_t)h->rx_bytes, "tx_packets", (json_int_t)h->tx_pkts,
+		              "rx_packets", (json_int_t)h->rx_pkts, "error", (json_int_t)h->error));
 	}
 	return a;
 }
@@ -564,14 +571,15 @@ convs_json(const struct traffic_report *r)
 	for (size_t i = 0; i < r->nconvs; i++) {
 		const struct traffic_conv *c = &r->convs[i];
 
-		json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-		    "a", traffic_addr_str(c->family, c->a, ba, sizeof(ba)), "b",
-		    traffic_addr_str(c->family, c->b, bb, sizeof(bb)), "bytes",
-		    (json_int_t)(c->ab_bytes + c->ba_bytes), "packets",
-		    (json_int_t)(c->ab_pkts + c->ba_pkts), "a_to_b_bytes", (json_int_t)c->ab_bytes,
-		    "b_to_a_bytes", (json_int_t)c->ba_bytes, "a_to_b_packets",
-		    (json_int_t)c->ab_pkts, "b_to_a_packets", (json_int_t)c->ba_pkts, "error",
-		    (json_int_t)c->error));
+		json_array_append_new(
+		    a, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "a",
+		                 traffic_addr_str(c->family, c->a, ba, sizeof(ba)), "b",
+		                 traffic_addr_str(c->family, c->b, bb, sizeof(bb)), "bytes",
+		                 (json_int_t)(c->ab_bytes + c->ba_bytes), "packets",
+		                 (json_int_t)(c->ab_pkts + c->ba_pkts), "a_to_b_bytes",
+		                 (json_int_t)c->ab_bytes, "b_to_a_bytes", (json_int_t)c->ba_bytes,
+		                 "a_to_b_packets", (json_int_t)c->ab_pkts, "b_to_a_packets",
+		                 (json_int_t)c->ba_pkts, "error", (json_int_t)c->error));
 	}
 	return a;
 }
@@ -585,7 +593,8 @@ services_json(const struct traffic_report *r)
 	for (size_t i = 0; i < r->nservices; i++) {
 		const struct traffic_service *s = &r->services[i];
 		const char *name = s->port ? traffic_service_name(s->proto, s->port) : NULL;
-		json_t *o = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I}", "protocol",
+		json_t *o = json_pack(
+		    "{s:s, s:i, s:I, s:I, s:I, s:I}", "protocol",
 		    traffic_proto_name(s->proto, pb, sizeof(pb)), "port", (int)s->port, "bytes",
 		    (json_int_t)s->bytes, "packets", (json_int_t)s->pkts, "to_server_bytes",
 		    (json_int_t)s->to_server_bytes, "error", (json_int_t)s->error);
@@ -610,26 +619,28 @@ traffic_report_json(const struct traffic_report *r)
 
 	for (int c = 0; c < TC_N; c++)
 		json_object_set_new(classes, traffic_class_name(c),
-		    json_pack("{s:I, s:I, s:f}", "bytes", (json_int_t)r->class_bytes[c], "packets",
-			(json_int_t)r->class_pkts[c], "bps",
-			per_second(r->class_bytes[c] * 8, secs)));
+		                    json_pack("{s:I, s:I, s:f}", "bytes",
+		                              (json_int_t)r->class_bytes[c], "packets",
+		                              (json_int_t)r->class_pkts[c], "bps",
+		                              per_second(r->class_bytes[c] * 8, secs)));
 	for (int i = DECODE_OK + 1; i < DECODE_NRESULTS; i++)
-		json_object_set_new(bad, decode_result_name(i), json_integer((json_int_t)r->malformed[i]));
+		json_object_set_new(bad, decode_result_name(i),
+		                    json_integer((json_int_t)r->malformed[i]));
 	j = json_pack("{s:f, s:f, s:f, s:i, s:{s:I, s:I, s:f, s:f}, s:o, s:I, s:I, s:I, s:I, "
-		      "s:o, s:b, s:I}",
-	    "start", tv_double(&r->start), "end", tv_double(&r->end), "seconds", secs, "sample",
-	    (int)r->sample_n, "totals", "packets", (json_int_t)r->pkts, "bytes",
-	    (json_int_t)r->bytes, "bps", per_second(r->bytes * 8, secs), "pps",
-	    per_second(r->pkts, secs), "classes", classes, "ip_packets", (json_int_t)r->ip_pkts,
-	    "fragments", (json_int_t)r->fragments, "tunnels", (json_int_t)r->tunnels, "ports_cut",
-	    (json_int_t)r->l4_cut, "undecoded", bad, "estimated", r->evictions > 0, "evictions",
-	    (json_int_t)r->evictions);
+	              "s:o, s:b, s:I}",
+	              "start", tv_double(&r->start), "end", tv_double(&r->end), "seconds", secs,
+	              "sample", (int)r->sample_n, "totals", "packets", (json_int_t)r->pkts, "bytes",
+	              (json_int_t)r->bytes, "bps", per_second(r->bytes * 8, secs), "pps",
+	              per_second(r->pkts, secs), "classes", classes, "ip_packets",
+	              (json_int_t)r->ip_pkts, "fragments", (json_int_t)r->fragments, "tunnels",
+	              (json_int_t)r->tunnels, "ports_cut", (json_int_t)r->l4_cut, "undecoded", bad,
+	              "estimated", r->evictions > 0, "evictions", (json_int_t)r->evictions);
 	if (j == NULL)
 		return NULL;
-	json_object_set_new(j, "drops", r->drops_valid ? json_integer((json_int_t)r->drops) :
-	    json_null());
-	json_object_set_new(j, "interface_drops", r->drops_valid ?
-	    json_integer((json_int_t)r->ifdrops) : json_null());
+	json_object_set_new(j, "drops",
+	                    r->drops_valid ? json_integer((json_int_t)r->drops) : json_null());
+	json_object_set_new(j, "interface_drops",
+	                    r->drops_valid ? json_integer((json_int_t)r->ifdrops) : json_null());
 	json_object_set_new(j, "hosts", hosts_json(r));
 	json_object_set_new(j, "conversations", convs_json(r));
 	json_object_set_new(j, "services", services_json(r));

@@ -58,15 +58,15 @@ struct traffic_service {
 
 struct traffic_report {
 	struct timeval start, end;
-	uint32_t sample_n;       /* 1 in N packets aggregated (counts scaled back) */
-	uint64_t pkts, bytes;    /* every frame seen, exact */
+	uint32_t sample_n;    /* 1 in N packets aggregated (counts scaled back) */
+	uint64_t pkts, bytes; /* every frame seen, exact */
 	uint64_t class_bytes[TC_N], class_pkts[TC_N];
 	uint64_t ip_pkts, fragments, tunnels, l4_cut;
 	uint64_t malformed[DECODE_NRESULTS]; /* [DECODE_OK] unused */
-	uint64_t drops, ifdrops; /* kernel and interface drops (live capture) */
+	uint64_t drops, ifdrops;             /* kernel and interface drops (live capture) */
 	bool drops_valid;
-	uint64_t evictions;      /* keys pushed out of the tables: tops are estimates */
-	size_t max;              /* capacity of the arrays below */
+	uint64_t evictions; /* keys pushed out of the tables: tops are estimates */
+	size_t max;         /* capacity of the arrays below */
 	size_t nhosts, nconvs, nservices;
 	struct traffic_host *hosts;
 	struct traffic_conv *convs;
@@ -92,7 +92,7 @@ void traffic_agg_frame(struct traffic_agg *a, uint32_t wirelen);
 
 /* A decoded (or undecodable) frame; scale = sampling factor (1 = all). */
 void traffic_agg_add(struct traffic_agg *a, enum decode_result r, const struct decode_pkt *p,
-    uint32_t wirelen, uint32_t scale);
+                     uint32_t wirelen, uint32_t scale);
 
 /* Fill a report (tops sorted heaviest first) and start a new interval. */
 void traffic_agg_flush(struct traffic_agg *a, struct traffic_report *r);

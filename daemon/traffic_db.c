@@ -74,7 +74,7 @@ tv_double(const struct timeval *tv)
 
 static int
 insert_top(sqlite3_stmt *st, sqlite3_int64 id, int kind, const char *a, const char *b, int proto,
-    int port, uint64_t b1, uint64_t b2, uint64_t p1, uint64_t p2, uint64_t err, int local)
+           int port, uint64_t b1, uint64_t b2, uint64_t p1, uint64_t p2, uint64_t err, int local)
 {
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, id);
@@ -103,27 +103,29 @@ insert_tops(sqlite3 *s, sqlite3_int64 id, const struct traffic_report *r)
 	int rc = 0;
 
 	if (sqlite3_prepare_v2(s, "INSERT INTO tops VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st,
-	    NULL) != SQLITE_OK)
+	                       NULL) != SQLITE_OK)
 		return -1;
 	for (size_t i = 0; i < r->nhosts && rc == 0; i++) {
 		const struct traffic_host *h = &r->hosts[i];
 
-		rc = insert_top(st, id, KIND_HOST, traffic_addr_str(h->family, h->addr, a, sizeof(a)),
-		    NULL, 0, 0, h->tx_bytes, h->rx_bytes, h->tx_pkts, h->rx_pkts, h->error, h->local);
+		rc = insert_top(
+		    st, id, KIND_HOST, traffic_addr_str(h->family, h->addr, a, sizeof(a)), NULL, 0,
+		    0, h->tx_bytes, h->rx_bytes, h->tx_pkts, h->rx_pkts, h->error, h->local);
 	}
 	for (size_t i = 0; i < r->nconvs && rc == 0; i++) {
 		const struct traffic_conv *c = &r->convs[i];
 
 		rc = insert_top(st, id, KIND_CONV, traffic_addr_str(c->family, c->a, a, sizeof(a)),
-		    traffic_addr_str(c->family, c->b, b, sizeof(b)), 0, 0, c->ab_bytes, c->ba_bytes,
-		    c->ab_pkts, c->ba_pkts, c->error, 0);
+		                traffic_addr_str(c->family, c->b, b, sizeof(b)), 0, 0, c->ab_bytes,
+		                c->ba_bytes, c->ab_pkts, c->ba_pkts, c->error, 0);
 	}
 	for (size_t i = 0; i < r->nservices && rc == 0; i++) {
 		const struct traffic_service *v = &r->services[i];
 		char pb[16];
 
 		rc = insert_top(st, id, KIND_SERVICE, traffic_proto_name(v->proto, pb, sizeof(pb)),
-		    NULL, v->proto, v->port, v->bytes, v->to_server_bytes, v->pkts, 0, v->error, 0);
+		                NULL, v->proto, v->port, v->bytes, v->to_server_bytes, v->pkts, 0,
+		                v->error, 0);
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -139,9 +141,12 @@ insert_report(sqlite3 *s, const char *capture, const struct traffic_report *r)
 	for (int i = DECODE_OK + 1; i < DECODE_NRESULTS; i++)
 		if (i != DECODE_NOT_IP)
 			bad += r->malformed[i];
-	if (sqlite3_prepare_v2(s, "INSERT INTO intervals(capture, t_start, t_end, packets, bytes,"
-	    " tcp_bytes, udp_bytes, icmp_bytes, other_bytes, drops, interface_drops, undecoded,"
-	    " estimated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        s,
+	        "INSERT INTO intervals(capture, t_start, t_end, packets, bytes,"
+	        " tcp_bytes, udp_bytes, icmp_bytes, other_bytes, drops, interface_drops, undecoded,"
+	        " estimated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, capture, -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 2, tv_double(&r->start));
@@ -169,8 +174,8 @@ prune(struct traffic_db *db)
 	time_t now = time(NULL);
 	sqlite3_stmt *st;
 	const char *sql[] = {
-		"DELETE FROM tops WHERE interval_id IN (SELECT id FROM intervals WHERE t_end < ?)",
-		"DELETE FROM intervals WHERE t_end < ?",
+	    "DELETE FROM tops WHERE interval_id IN (SELECT id FROM intervals WHERE t_end < ?)",
+	    "DELETE FROM intervals WHERE t_end < ?",
 	};
 
 	if (now - db->pruned < PRUNE_EVERY_S)
@@ -253,7 +258,7 @@ open_conn(const char *path, int flags)
 static void
 give_files(const char *state_dir, const char *path)
 {
-	static const char *const suffix[] = { "", "-wal", "-shm" };
+	static const char *const suffix[] = {"", "-wal", "-shm"};
 	char f[PATH_MAX];
 	struct stat st;
 
@@ -269,7 +274,7 @@ give_files(const char *state_dir, const char *path)
 		snprintf(f, sizeof(f), "%s%s", path, suffix[i]);
 		if (chown(f, st.st_uid, st.st_gid) == -1 && errno != ENOENT)
 			log_warn("traffic database: cannot give %s to uid %u", f,
-			    (unsigned)st.st_uid);
+			         (unsigned)st.st_uid);
 	}
 }
 
@@ -287,8 +292,8 @@ traffic_db_open(const char *state_dir)
 	for (size_t i = 0; i < TRAFFIC_DB_QUEUE; i++)
 		if ((db->q[i].rep = traffic_report_new(TRAFFIC_DB_TOP)) == NULL)
 			goto fail;
-	db->wr = open_conn(db->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX);
+	db->wr =
+	    open_conn(db->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
 	if (db->wr == NULL || db_exec(db->wr, schema) != 0)
 		goto fail;
 	db->rd = open_conn(db->path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
@@ -389,13 +394,16 @@ prepare_range(struct traffic_db *db, const char *sql, const char *capture, doubl
 
 static json_t *
 query_series(struct traffic_db *db, const char *capture, double from, double to, json_t *totals,
-    int *err)
+             int *err)
 {
-	sqlite3_stmt *st = prepare_range(db, "SELECT t_start, t_end, packets, bytes, tcp_bytes,"
+	sqlite3_stmt *st = prepare_range(
+	    db,
+	    "SELECT t_start, t_end, packets, bytes, tcp_bytes,"
 	    " udp_bytes, icmp_bytes, other_bytes, drops, interface_drops, undecoded, estimated"
-	    " FROM intervals i WHERE" RANGE "ORDER BY t_start", capture, from, to);
+	    " FROM intervals i WHERE" RANGE "ORDER BY t_start",
+	    capture, from, to);
 	json_t *a = json_array();
-	uint64_t sum[10] = { 0 };
+	uint64_t sum[10] = {0};
 	double secs = 0;
 	int n = 0, rc, estimated = 0;
 
@@ -414,16 +422,19 @@ query_series(struct traffic_db *db, const char *capture, double from, double to,
 		secs += d;
 		n++;
 		o = json_pack("{s:f, s:f, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "start", t0,
-		    "end", t1, "packets", (json_int_t)sqlite3_column_int64(st, 2), "bytes",
-		    (json_int_t)sqlite3_column_int64(st, 3), "bps",
-		    d > 0 ? (double)sqlite3_column_int64(st, 3) * 8 / d : 0.0, "tcp_bps",
-		    d > 0 ? (double)sqlite3_column_int64(st, 4) * 8 / d : 0.0, "udp_bps",
-		    d > 0 ? (double)sqlite3_column_int64(st, 5) * 8 / d : 0.0, "icmp_bps",
-		    d > 0 ? (double)sqlite3_column_int64(st, 6) * 8 / d : 0.0, "other_bps",
-		    d > 0 ? (double)sqlite3_column_int64(st, 7) * 8 / d : 0.0, "pps",
-		    d > 0 ? (double)sqlite3_column_int64(st, 2) / d : 0.0);
-		json_object_set_new(o, "drops", sqlite3_column_type(st, 8) == SQLITE_NULL ?
-		    json_null() : json_integer(sqlite3_column_int64(st, 8)));
+		              "end", t1, "packets", (json_int_t)sqlite3_column_int64(st, 2),
+		              "bytes", (json_int_t)sqlite3_column_int64(st, 3), "bps",
+		              d > 0 ? (double)sqlite3_column_int64(st, 3) * 8 / d : 0.0, "tcp_bps",
+		              d > 0 ? (double)sqlite3_column_int64(st, 4) * 8 / d : 0.0, "udp_bps",
+		              d > 0 ? (double)sqlite3_column_int64(st, 5) * 8 / d : 0.0, "icmp_bps",
+		              d > 0 ? (double)sqlite3_column_int64(st, 6) * 8 / d : 0.0,
+		              "other_bps",
+		              d > 0 ? (double)sqlite3_column_int64(st, 7) * 8 / d : 0.0, "pps",
+		              d > 0 ? (double)sqlite3_column_int64(st, 2) / d : 0.0);
+		json_object_set_new(o, "drops",
+		                    sqlite3_column_type(st, 8) == SQLITE_NULL
+		                        ? json_null()
+		                        : json_integer(sqlite3_column_int64(st, 8)));
 		json_array_append_new(a, o);
 	}
 	if (rc != SQLITE_DONE)
@@ -447,22 +458,22 @@ query_series(struct traffic_db *db, const char *capture, double from, double to,
 
 static json_t *
 query_tops(struct traffic_db *db, int kind, const char *capture, double from, double to, int top,
-    int *err)
+           int *err)
 {
 	static const char *const sql[] = {
-		[KIND_HOST] = "SELECT a, SUM(bytes1), SUM(bytes2), SUM(pkts1), SUM(pkts2),"
-			      " MAX(local), SUM(error) FROM tops t JOIN intervals i ON"
-			      " i.id = t.interval_id WHERE" RANGE "AND t.kind = 0 GROUP BY a"
-			      " ORDER BY SUM(bytes1 + bytes2) DESC, a LIMIT ?4",
-		[KIND_CONV] = "SELECT a, b, SUM(bytes1), SUM(bytes2), SUM(pkts1), SUM(pkts2),"
-			      " SUM(error) FROM tops t JOIN intervals i ON i.id = t.interval_id"
-			      " WHERE" RANGE "AND t.kind = 1 GROUP BY a, b"
-			      " ORDER BY SUM(bytes1 + bytes2) DESC, a, b LIMIT ?4",
-		[KIND_SERVICE] = "SELECT a, proto, port, SUM(bytes1), SUM(bytes2), SUM(pkts1),"
-				 " SUM(error) FROM tops t JOIN intervals i ON"
-				 " i.id = t.interval_id WHERE" RANGE "AND t.kind = 2"
-				 " GROUP BY proto, port ORDER BY SUM(bytes1) DESC, proto, port"
-				 " LIMIT ?4",
+	    [KIND_HOST] = "SELECT a, SUM(bytes1), SUM(bytes2), SUM(pkts1), SUM(pkts2),"
+	                  " MAX(local), SUM(error) FROM tops t JOIN intervals i ON"
+	                  " i.id = t.interval_id WHERE" RANGE "AND t.kind = 0 GROUP BY a"
+	                  " ORDER BY SUM(bytes1 + bytes2) DESC, a LIMIT ?4",
+	    [KIND_CONV] = "SELECT a, b, SUM(bytes1), SUM(bytes2), SUM(pkts1), SUM(pkts2),"
+	                  " SUM(error) FROM tops t JOIN intervals i ON i.id = t.interval_id"
+	                  " WHERE" RANGE "AND t.kind = 1 GROUP BY a, b"
+	                  " ORDER BY SUM(bytes1 + bytes2) DESC, a, b LIMIT ?4",
+	    [KIND_SERVICE] = "SELECT a, proto, port, SUM(bytes1), SUM(bytes2), SUM(pkts1),"
+	                     " SUM(error) FROM tops t JOIN intervals i ON"
+	                     " i.id = t.interval_id WHERE" RANGE "AND t.kind = 2"
+	                     " GROUP BY proto, port ORDER BY SUM(bytes1) DESC, proto, port"
+	                     " LIMIT ?4",
 	};
 	sqlite3_stmt *st = prepare_range(db, sql[kind], capture, from, to);
 	json_t *a = json_array(), *o;
@@ -477,24 +488,27 @@ query_tops(struct traffic_db *db, int kind, const char *capture, double from, do
 #define COL_S(n) ((const char *)sqlite3_column_text(st, n))
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (kind == KIND_HOST)
-			o = json_pack("{s:s?, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "address", COL_S(0),
-			    "local", sqlite3_column_int(st, 5), "bytes", COL_I(1) + COL_I(2),
-			    "tx_bytes", COL_I(1), "rx_bytes", COL_I(2), "tx_packets", COL_I(3),
-			    "rx_packets", COL_I(4), "error", COL_I(6));
+			o = json_pack("{s:s?, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "address",
+			              COL_S(0), "local", sqlite3_column_int(st, 5), "bytes",
+			              COL_I(1) + COL_I(2), "tx_bytes", COL_I(1), "rx_bytes",
+			              COL_I(2), "tx_packets", COL_I(3), "rx_packets", COL_I(4),
+			              "error", COL_I(6));
 		else if (kind == KIND_CONV)
-			o = json_pack("{s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "a", COL_S(0),
-			    "b", COL_S(1), "bytes", COL_I(2) + COL_I(3), "packets",
-			    COL_I(4) + COL_I(5), "a_to_b_bytes", COL_I(2), "b_to_a_bytes", COL_I(3),
-			    "a_to_b_packets", COL_I(4), "b_to_a_packets", COL_I(5), "error",
-			    COL_I(6));
+			o = json_pack("{s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "a",
+			              COL_S(0), "b", COL_S(1), "bytes", COL_I(2) + COL_I(3),
+			              "packets", COL_I(4) + COL_I(5), "a_to_b_bytes", COL_I(2),
+			              "b_to_a_bytes", COL_I(3), "a_to_b_packets", COL_I(4),
+			              "b_to_a_packets", COL_I(5), "error", COL_I(6));
 		else {
-			const char *name = traffic_service_name((uint8_t)sqlite3_column_int(st, 1),
-			    (uint16_t)sqlite3_column_int(st, 2));
+			const char *name =
+			    traffic_service_name((uint8_t)sqlite3_column_int(st, 1),
+			                         (uint16_t)sqlite3_column_int(st, 2));
 
 			o = json_pack("{s:s?, s:i, s:s?, s:I, s:I, s:I, s:I}", "protocol", COL_S(0),
-			    "port", sqlite3_column_int(st, 2), "service",
-			    sqlite3_column_int(st, 2) ? name : NULL, "bytes", COL_I(3),
-			    "to_server_bytes", COL_I(4), "packets", COL_I(5), "error", COL_I(6));
+			              "port", sqlite3_column_int(st, 2), "service",
+			              sqlite3_column_int(st, 2) ? name : NULL, "bytes", COL_I(3),
+			              "to_server_bytes", COL_I(4), "packets", COL_I(5), "error",
+			              COL_I(6));
 		}
 		if (o)
 			json_array_append_new(a, o);
@@ -509,7 +523,7 @@ query_tops(struct traffic_db *db, int kind, const char *capture, double from, do
 
 json_t *
 traffic_db_query(struct traffic_db *db, const char *capture, double from, double to, int top,
-    const char **errmsg)
+                 const char **errmsg)
 {
 	json_t *j = json_object(), *totals = json_object();
 	int err = 0;
@@ -520,12 +534,13 @@ traffic_db_query(struct traffic_db *db, const char *capture, double from, double
 	json_object_set_new(j, "series", query_series(db, capture, from, to, totals, &err));
 	json_object_set_new(j, "totals", totals);
 	json_object_set_new(j, "hosts", query_tops(db, KIND_HOST, capture, from, to, top, &err));
-	json_object_set_new(j, "conversations", query_tops(db, KIND_CONV, capture, from, to, top,
-	    &err));
-	json_object_set_new(j, "services", query_tops(db, KIND_SERVICE, capture, from, to, top,
-	    &err));
-	json_object_set_new(j, "note", json_string("tops are sums of each interval's heaviest "
-	    "entries; totals are exact"));
+	json_object_set_new(j, "conversations",
+	                    query_tops(db, KIND_CONV, capture, from, to, top, &err));
+	json_object_set_new(j, "services",
+	                    query_tops(db, KIND_SERVICE, capture, from, to, top, &err));
+	json_object_set_new(j, "note",
+	                    json_string("tops are sums of each interval's heaviest "
+	                                "entries; totals are exact"));
 	if (err) {
 		*errmsg = sqlite3_errmsg(db->rd);
 		json_decref(j);

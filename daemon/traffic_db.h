@@ -40,6 +40,6 @@ void traffic_db_stats(struct traffic_db *db, struct traffic_db_stats *out);
  * series and the heaviest `top` hosts, conversations and services summed
  * over the stored tops.  NULL with *err set on a database error. */
 json_t *traffic_db_query(struct traffic_db *db, const char *capture, double from, double to,
-    int top, const char **err);
+                         int top, const char **err);
 
 #endif

@@ -15,19 +15,29 @@ struct suffix {
 };
 
 static const struct suffix duration_suffixes[] = {
-	{ "ms", 1 }, { "s", 1000 }, { "sec", 1000 }, { "m", 60000 }, { "min", 60000 },
-	{ "h", 3600000 }, { "d", 86400000 }, { "w", 604800000 }, { NULL, 0 },
+    {"ms", 1},      {"s", 1000},     {"sec", 1000},    {"m", 60000}, {"min", 60000},
+    {"h", 3600000}, {"d", 86400000}, {"w", 604800000}, {NULL, 0},
 };
 
 static const struct suffix rate_suffixes[] = {
-	{ "", 1 }, { "k", 1e3 }, { "K", 1e3 }, { "M", 1e6 }, { "G", 1e9 }, { "T", 1e12 },
-	{ NULL, 0 },
+    {"", 1}, {"k", 1e3}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {NULL, 0},
 };
 
 static const struct suffix size_suffixes[] = {
-	{ "", 1 }, { "B", 1 }, { "k", 1024.0 }, { "K", 1024.0 }, { "kB", 1024.0 }, { "KB", 1024.0 },
-	{ "KiB", 1024.0 }, { "M", 1048576.0 }, { "MB", 1048576.0 }, { "MiB", 1048576.0 },
-	{ "G", 1073741824.0 }, { "GB", 1073741824.0 }, { "GiB", 1073741824.0 }, { NULL, 0 },
+    {"", 1},
+    {"B", 1},
+    {"k", 1024.0},
+    {"K", 1024.0},
+    {"kB", 1024.0},
+    {"KB", 1024.0},
+    {"KiB", 1024.0},
+    {"M", 1048576.0},
+    {"MB", 1048576.0},
+    {"MiB", 1048576.0},
+    {"G", 1073741824.0},
+    {"GB", 1073741824.0},
+    {"GiB", 1073741824.0},
+    {NULL, 0},
 };
 
 /* Split "12.5ms" into 12.5 and "ms"; refuses empty, negative, NaN, junk. */
@@ -89,8 +99,8 @@ units_duration_ms(const char *s, int64_t *out, char *err, size_t errlen)
 		}
 	}
 	snprintf(err, errlen,
-	    "\"%s\" is not a duration: use a number with a unit, e.g. 500ms, 30s, 5m, 1h, 1d",
-	    s ? s : "");
+	         "\"%s\" is not a duration: use a number with a unit, e.g. 500ms, 30s, 5m, 1h, 1d",
+	         s ? s : "");
 	return -1;
 }
 
@@ -124,9 +134,9 @@ units_rate_bps(const char *s, uint64_t *out, char *err, size_t errlen)
 		}
 	}
 	snprintf(err, errlen,
-	    "\"%s\" is not a rate: use bits per second with an optional k, M or G, e.g. 512k, "
-	    "100M, 1.5G, 100Mbit",
-	    s ? s : "");
+	         "\"%s\" is not a rate: use bits per second with an optional k, M or G, e.g. 512k, "
+	         "100M, 1.5G, 100Mbit",
+	         s ? s : "");
 	return -1;
 }
 
@@ -144,7 +154,8 @@ units_size_bytes(const char *s, uint64_t *out, char *err, size_t errlen)
 			return 0;
 		}
 	}
-	snprintf(err, errlen,
+	snprintf(
+	    err, errlen,
 	    "\"%s\" is not a size: use bytes with an optional k, M or G (powers of 1024), e.g. "
 	    "4096, 512k, 16M, 1G",
 	    s ? s : "");
@@ -166,7 +177,7 @@ units_percent(const char *s, double *out, char *err, size_t errlen)
 		}
 	}
 	snprintf(err, errlen, "\"%s\" is not a percentage: use 0 to 100, e.g. 5%%, 99.9%%",
-	    s ? s : "");
+	         s ? s : "");
 	return -1;
 }
 

@@ -25,9 +25,21 @@ static void
 setup(void)
 {
 	static struct lw_config cfg; /* no listeners: nothing is bound */
-	static const char *const routes[] = { "/", "/api/v1/health", "/api/v1/devices",
-		"/api/v1/probes", "/api/v1/links", "/api/v1/tickets", "/api/v1/traffic", "/login",
-		"/logout", "/static/", "/graph/", "/metrics", "/devices", "/links", "/tickets" };
+	static const char *const routes[] = {"/",
+	                                     "/api/v1/health",
+	                                     "/api/v1/devices",
+	                                     "/api/v1/probes",
+	                                     "/api/v1/links",
+	                                     "/api/v1/tickets",
+	                                     "/api/v1/traffic",
+	                                     "/login",
+	                                     "/logout",
+	                                     "/static/",
+	                                     "/graph/",
+	                                     "/metrics",
+	                                     "/devices",
+	                                     "/links",
+	                                     "/tickets"};
 	struct event_base *base = event_base_new();
 
 	h = http_new(base, &cfg);
@@ -58,7 +70,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			dec = evhttp_uridecode(rest, 0, &dlen);
 			if (dec != NULL && strlen(dec) == dlen && static_path_ok(dec) == 0)
 				/* What static_path_ok lets through can never climb. */
-				if (strstr(dec, "..") && (strstr(dec, "/../") || !strncmp(dec, "../", 3)))
+				if (strstr(dec, "..") &&
+				    (strstr(dec, "/../") || !strncmp(dec, "../", 3)))
 					abort();
 			free(dec);
 		}

@@ -18,14 +18,24 @@ static void
 reset(void)
 {
 	memset(probes, 0, sizeof(probes));
-	probes[0] = (struct blame_probe){ .name = "gateway", .target = "198.18.1.1",
-		.hop = LW_HOP_GATEWAY, .fresh = true, .loss_valid = true, .latency_valid = true,
-		.latency_ms = 1.2, .jitter_valid = true, .jitter_ms = 0.1 };
-	probes[1] = (struct blame_probe){ .name = "dns", .target = "198.18.1.53",
-		.hop = LW_HOP_ISP, .fresh = true };
-	probes[2] = (struct blame_probe){ .name = "internet", .target = "198.18.2.2",
-		.hop = LW_HOP_INTERNET, .fresh = true, .loss_valid = true, .latency_valid = true,
-		.latency_ms = 12 };
+	probes[0] = (struct blame_probe){.name = "gateway",
+	                                 .target = "198.18.1.1",
+	                                 .hop = LW_HOP_GATEWAY,
+	                                 .fresh = true,
+	                                 .loss_valid = true,
+	                                 .latency_valid = true,
+	                                 .latency_ms = 1.2,
+	                                 .jitter_valid = true,
+	                                 .jitter_ms = 0.1};
+	probes[1] = (struct blame_probe){
+	    .name = "dns", .target = "198.18.1.53", .hop = LW_HOP_ISP, .fresh = true};
+	probes[2] = (struct blame_probe){.name = "internet",
+	                                 .target = "198.18.2.2",
+	                                 .hop = LW_HOP_INTERNET,
+	                                 .fresh = true,
+	                                 .loss_valid = true,
+	                                 .latency_valid = true,
+	                                 .latency_ms = 12};
 	memset(&in, 0, sizeof(in));
 	in.device = "edge-router";
 	in.device_known = true;
@@ -233,12 +243,12 @@ test_sequence(void **state)
 		bool reachable;
 		enum blame_verdict want;
 	} seq[] = {
-		{ 0, 25, 10, 0, true, BLAME_BEYOND }, /* far host lossy */
-		{ 20, 30, 10, 0, true, BLAME_ISP },   /* now the gateway too */
-		{ 20, 30, 95, 0, true, BLAME_LAN },   /* a backup saturates the line */
-		{ 20, 30, 40, 30, true, BLAME_CPE },  /* the port counts errors */
-		{ 100, 100, 0, 0, false, BLAME_CPE }, /* the router died */
-		{ 0, 0, 10, 0, true, BLAME_UNKNOWN }, /* all clean again */
+	    {0, 25, 10, 0, true, BLAME_BEYOND}, /* far host lossy */
+	    {20, 30, 10, 0, true, BLAME_ISP},   /* now the gateway too */
+	    {20, 30, 95, 0, true, BLAME_LAN},   /* a backup saturates the line */
+	    {20, 30, 40, 30, true, BLAME_CPE},  /* the port counts errors */
+	    {100, 100, 0, 0, false, BLAME_CPE}, /* the router died */
+	    {0, 0, 10, 0, true, BLAME_UNKNOWN}, /* all clean again */
 	};
 	struct blame b;
 
@@ -277,17 +287,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_loss_at_the_gateway_is_the_isp),
-		cmocka_unit_test(test_only_far_targets_is_beyond),
-		cmocka_unit_test(test_saturation_is_the_lan),
-		cmocka_unit_test(test_router_unreachable_is_cpe),
-		cmocka_unit_test(test_errors_and_reboot_are_cpe),
-		cmocka_unit_test(test_no_carrier_is_the_isp),
-		cmocka_unit_test(test_without_hops_unknown_with_advice),
-		cmocka_unit_test(test_stale_probes_are_not_evidence),
-		cmocka_unit_test(test_sequence),
-		cmocka_unit_test(test_reasons_are_bounded),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_loss_at_the_gateway_is_the_isp),
+	    cmocka_unit_test(test_only_far_targets_is_beyond),
+	    cmocka_unit_test(test_saturation_is_the_lan),
+	    cmocka_unit_test(test_router_unreachable_is_cpe),
+	    cmocka_unit_test(test_errors_and_reboot_are_cpe),
+	    cmocka_unit_test(test_no_carrier_is_the_isp),
+	    cmocka_unit_test(test_without_hops_unknown_with_advice),
+	    cmocka_unit_test(test_stale_probes_are_not_evidence),
+	    cmocka_unit_test(test_sequence),
+	    cmocka_unit_test(test_reasons_are_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

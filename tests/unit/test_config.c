@@ -73,20 +73,26 @@ static const char *full =
     "}\n"
     "device \"ups\" {\n  address = \"198.18.0.9\"\n  snmp = \"v3\"\n  username = \"u\"\n"
     "  auth-protocol = \"SHA-256\"\n  auth-key = \"authpass123\"\n  priv-protocol = \"AES\"\n"
-    "  priv-key = \"privpass123\"\n  profiles = { \"system\", \"ups\" }\n  parent = \"edge-router\"\n}\n"
+    "  priv-key = \"privpass123\"\n  profiles = { \"system\", \"ups\" }\n  parent = "
+    "\"edge-router\"\n}\n"
     "link \"isp-fibre\" {\n"
     "  provider = \"Example Telecom\"\n  circuit = \"ABC-12345\"\n  support = \"+1 555 0100\"\n"
     "  device = \"edge-router\"\n  interface = \"Gi1/0/1\"\n  bandwidth = \"100M\"\n"
     "  sla = \"99.9%\"\n"
-    "  probe \"gateway\" { type = \"icmp\"  target = \"198.18.1.1\"  interval = \"5s\"  hop = \"gateway\"  count = \"10\" }\n"
-    "  probe \"script\" { type = \"exec\"  target = \"/bin/true\"  arguments = { \"a\", \"b\" }  options = { \"x=1\" } }\n"
+    "  probe \"gateway\" { type = \"icmp\"  target = \"198.18.1.1\"  interval = \"5s\"  hop = "
+    "\"gateway\"  count = \"10\" }\n"
+    "  probe \"script\" { type = \"exec\"  target = \"/bin/true\"  arguments = { \"a\", \"b\" }  "
+    "options = { \"x=1\" } }\n"
     "  degraded { loss = \"5%\"  latency = \"150ms\"  utilization = \"90%\"  for = 3  clear = 4 }\n"
     "}\n"
     "capture \"lan\" { interface = \"eth1\"  filter = \"not port 22\"  link = \"isp-fibre\" }\n"
-    "upstream \"noc\" { target = \"udp:127.0.0.1:162\"  snmp = \"v2c\"  community = \"public\"  inform = true }\n"
-    "webhook \"psa\" { url = \"http://127.0.0.1:9/hook\"  headers = { \"Authorization: Bearer x\" } }\n"
+    "upstream \"noc\" { target = \"udp:127.0.0.1:162\"  snmp = \"v2c\"  community = \"public\"  "
+    "inform = true }\n"
+    "webhook \"psa\" { url = \"http://127.0.0.1:9/hook\"  headers = { \"Authorization: Bearer x\" "
+    "} }\n"
     "email \"oncall\" { smtp = \"smtp://127.0.0.1:2525\"  from = \"a@b.c\"  to = { \"d@e.f\" } }\n"
-    "maintenance \"w\" { links = { \"isp-fibre\" }  days = { \"sun\" }  start = \"03:00\"  duration = \"30m\" }\n";
+    "maintenance \"w\" { links = { \"isp-fibre\" }  days = { \"sun\" }  start = \"03:00\"  "
+    "duration = \"30m\" }\n";
 
 static void
 test_full_file(void **state)
@@ -142,37 +148,46 @@ test_errors(void **state)
 {
 	expect_error("bogus = 1\n", 1, "no such option");
 	expect_error("device \"r\" {\n address = \"198.18.0.2\"\n community = \"c\"\n"
-		     " interval = \"30\"\n}\n", 4, "not a duration");
+	             " interval = \"30\"\n}\n",
+	             4, "not a duration");
 	expect_error("device \"r\" {\n address = \"198.18.0.2\"\n community = \"c\"\n"
-		     " port = 0\n}\n", 4, "out of range");
+	             " port = 0\n}\n",
+	             4, "out of range");
 	expect_error("device \"r\" {\n address = \"198.18.0.2\"\n community = \"c\"\n"
-		     " retries = \"x\"\n}\n", 4, "retries");
+	             " retries = \"x\"\n}\n",
+	             4, "retries");
 	expect_error("\ndevice \"r\" {\n community = \"c\"\n}\n", 2, "address is missing");
-	expect_error("device \"r\" {\n address = \"a\"\n snmp = \"v2c\"\n}\n", 1, "needs a community");
+	expect_error("device \"r\" {\n address = \"a\"\n snmp = \"v2c\"\n}\n", 1,
+	             "needs a community");
 	expect_error("device \"r\" {\n address = \"a\"\n snmp = \"v3\"\n username = \"u\"\n"
-		     " priv-protocol = \"AES\"\n priv-key = \"12345678\"\n}\n", 1,
-		     "needs auth-protocol");
+	             " priv-protocol = \"AES\"\n priv-key = \"12345678\"\n}\n",
+	             1, "needs auth-protocol");
 	expect_error("device \"r\" {\n address = \"a\"\n snmp = \"v3\"\n username = \"u\"\n"
-		     " auth-protocol = \"ROT13\"\n auth-key = \"12345678\"\n}\n", 1, "unknown");
+	             " auth-protocol = \"ROT13\"\n auth-key = \"12345678\"\n}\n",
+	             1, "unknown");
 	expect_error("device \"a/b\" {\n address = \"a\"\n community = \"c\"\n}\n", 1,
-		     "not usable");
+	             "not usable");
 	expect_error("link \"l\" {\n device = \"ghost\"\n interface = \"x\"\n}\n", 1,
-		     "is not defined");
+	             "is not defined");
 	expect_error("link \"l\" {\n parent = \"ghost\"\n}\n", 1, "neither a device nor a link");
 	expect_error("link \"l\" {\n probe \"p\" { type = \"icmp\" }\n}\n", 2, "target is missing");
-	expect_error("link \"l\" {\n probe \"p\" { type = \"icmp\"  target = \"x\"  hop = \"moon\" }\n}\n",
-		     2, "hop");
+	expect_error(
+	    "link \"l\" {\n probe \"p\" { type = \"icmp\"  target = \"x\"  hop = \"moon\" }\n}\n",
+	    2, "hop");
 	expect_error("link \"l\" {\n degraded {\n  for = 0\n }\n}\n", 3, "out of range");
-	expect_error("link \"l\" {\n degraded {\n  loss = \"50%\"\n  loss-critical = \"10%\"\n }\n}\n",
-		     2, "loss-critical");
+	expect_error(
+	    "link \"l\" {\n degraded {\n  loss = \"50%\"\n  loss-critical = \"10%\"\n }\n}\n", 2,
+	    "loss-critical");
 	expect_error("capture \"c\" {\n filter = \"x\"\n}\n", 1, "interface is missing");
 	expect_error("capture \"c\" {\n interface = \"eth0\"\n link = \"nope\"\n}\n", 1,
-		     "is not defined");
+	             "is not defined");
 	expect_error("upstream \"u\" {\n target = \"udp:127.0.0.1:162\"\n snmp = \"v1\"\n"
-		     " community = \"c\"\n inform = true\n}\n", 1, "no informs");
+	             " community = \"c\"\n inform = true\n}\n",
+	             1, "no informs");
 	expect_error("webhook \"w\" {\n url = \"ftp://x\"\n}\n", 1, "http://");
 	expect_error("email \"m\" {\n smtp = \"smtp://127.0.0.1\"\n from = \"nobody\"\n"
-		     " to = { \"a@b\" }\n}\n", 1, "from must be");
+	             " to = { \"a@b\" }\n}\n",
+	             1, "from must be");
 	expect_error("maintenance \"m\" {\n links = { \"x\" }\n}\n", 1, "neither a link");
 	expect_error("http {\n listen = { \"127.0.0.1\" }\n}\n", 1, "ADDRESS:PORT");
 	expect_error("log-level = \"loud\"\n", 1, "log-level");
@@ -180,7 +195,8 @@ test_errors(void **state)
 	expect_error("web-user \"a\" { hash = \"plain\" }\n", 1, "hash-password");
 	expect_error("link \"l\" {\n", 1, "never closed");
 	expect_error("device \"r\" {\n address = \"a\"\n community = \"c\"\n}\n"
-		     "device \"r\" {\n address = \"b\"\n community = \"c\"\n}\n", 5, "duplicate");
+	             "device \"r\" {\n address = \"b\"\n community = \"c\"\n}\n",
+	             5, "duplicate");
 }
 
 static void
@@ -198,9 +214,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_file),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_full_file),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,7 +94,7 @@ ins_work(sqlite3 *c, void *arg)
 	int rc;
 
 	rc = sqlite3_prepare_v2(c, "INSERT INTO ticket_meta (key, value) VALUES (?, ?)", -1, &st,
-	    NULL);
+	                        NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	char key[32];
@@ -169,12 +169,13 @@ test_fresh_database(void **state)
 	sqlite3_stmt *st;
 
 	assert_int_equal(db_schema_version(db), 2);
-	assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
-	    "('tickets', 'ticket_events', 'problems', 'latency_hourly', 'ticket_meta')"), 5);
-	assert_int_equal(count(db, "SELECT count(*) FROM ticket_meta WHERE key = 'started_ms'"),
-	    1);
+	assert_int_equal(
+	    count(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
+	              "('tickets', 'ticket_events', 'problems', 'latency_hourly', 'ticket_meta')"),
+	    5);
+	assert_int_equal(count(db, "SELECT count(*) FROM ticket_meta WHERE key = 'started_ms'"), 1);
 	assert_int_equal(sqlite3_prepare_v2(db_reader(db), "PRAGMA journal_mode", -1, &st, NULL),
-	    SQLITE_OK);
+	                 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
@@ -194,8 +195,8 @@ test_writes_in_order_and_done_after_commit(void **state)
 	struct db_stats st;
 
 	for (int i = 0; i < 100; i++)
-		assert_int_equal(db_submit(db, ins_work, ins_done, ins_free,
-		    ins_new(i, 10, order, &ndone)), 0);
+		assert_int_equal(
+		    db_submit(db, ins_work, ins_done, ins_free, ins_new(i, 10, order, &ndone)), 0);
 	assert_int_equal(db_sync(db, -1), 0);
 	assert_int_equal(ndone, 100);
 	for (int i = 0; i < 100; i++)
@@ -223,7 +224,7 @@ test_done_callbacks_on_the_loop(void **state)
 {
 	struct event_base *base = event_base_new();
 	struct db *db = open_ok();
-	struct timeval tv = { 0, 10000 };
+	struct timeval tv = {0, 10000};
 	int order[3], ndone = 0;
 	struct event *tick;
 
@@ -302,7 +303,7 @@ test_disk_full_is_retried_not_lost(void **state)
 	assert_int_equal(order[1], 2);
 	assert_true(freed);
 	assert_int_equal(count(db, "SELECT count(*) FROM ticket_meta WHERE key IN ('k1', 'k2')"),
-	    2);
+	                 2);
 	db_get_stats(db, &st);
 	assert_false(st.failing);
 	assert_int_equal(st.failed, 0);
@@ -468,7 +469,9 @@ test_unwritable_refused(void **state)
 			_exit(1);
 		fprintf(stderr, "refusal: %s\n", err);
 		_exit(strstr(err, "cannot be written") && strstr(err, "chown") &&
-		    strstr(err, dbfile()) ? 0 : 2);
+		              strstr(err, dbfile())
+		          ? 0
+		          : 2);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
@@ -496,23 +499,23 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fresh_database, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_writes_in_order_and_done_after_commit, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_done_callbacks_on_the_loop, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_sql_is_given_up_others_continue, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_disk_full_is_retried_not_lost, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_queue_is_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_close_gives_up_failing_writes_after_grace,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_garbage_file_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_damaged_pages_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_directory_in_the_way_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unwritable_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_root_gives_the_file_to_the_state_dir_owner,
-		    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fresh_database, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_writes_in_order_and_done_after_commit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_done_callbacks_on_the_loop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_sql_is_given_up_others_continue, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_full_is_retried_not_lost, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_is_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_gives_up_failing_writes_after_grace, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage_file_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_pages_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_directory_in_the_way_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unwritable_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_gives_the_file_to_the_state_dir_owner, setup,
+	                                    teardown),
 	};
 
 	log_init(1, LOG_LVL_WARN);

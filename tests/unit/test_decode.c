@@ -24,7 +24,7 @@ put(struct frame *f, const void *p, size_t n)
 static void
 put16(struct frame *f, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
 
 	put(f, b, 2);
 }
@@ -32,7 +32,7 @@ put16(struct frame *f, uint16_t v)
 static void
 eth(struct frame *f, uint16_t type)
 {
-	static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2 };
+	static const uint8_t macs[12] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
 
 	put(f, macs, 12);
 	put16(f, type);
@@ -49,7 +49,7 @@ vlan(struct frame *f, uint16_t id, uint16_t next)
 static void
 ipv4(struct frame *f, uint8_t proto, uint16_t frag, size_t optlen, uint16_t payload)
 {
-	uint8_t h[60] = { 0 };
+	uint8_t h[60] = {0};
 	size_t ihl = 20 + optlen;
 
 	h[0] = (uint8_t)(0x40 | (ihl / 4));
@@ -69,7 +69,7 @@ ipv4(struct frame *f, uint8_t proto, uint16_t frag, size_t optlen, uint16_t payl
 static void
 ipv6(struct frame *f, uint8_t nh, uint16_t payload)
 {
-	uint8_t h[40] = { 0x60 };
+	uint8_t h[40] = {0x60};
 
 	h[4] = (uint8_t)(payload >> 8);
 	h[5] = (uint8_t)payload;
@@ -83,7 +83,7 @@ ipv6(struct frame *f, uint8_t nh, uint16_t payload)
 static void
 tcp(struct frame *f, uint16_t sport, uint16_t dport, uint8_t flags)
 {
-	uint8_t h[20] = { 0 };
+	uint8_t h[20] = {0};
 
 	h[0] = (uint8_t)(sport >> 8), h[1] = (uint8_t)sport;
 	h[2] = (uint8_t)(dport >> 8), h[3] = (uint8_t)dport;
@@ -95,8 +95,14 @@ tcp(struct frame *f, uint16_t sport, uint16_t dport, uint8_t flags)
 static void
 udp(struct frame *f, uint16_t sport, uint16_t dport)
 {
-	uint8_t h[8] = { (uint8_t)(sport >> 8), (uint8_t)sport, (uint8_t)(dport >> 8),
-		(uint8_t)dport, 0, 8, 0, 0 };
+	uint8_t h[8] = {(uint8_t)(sport >> 8),
+	                (uint8_t)sport,
+	                (uint8_t)(dport >> 8),
+	                (uint8_t)dport,
+	                0,
+	                8,
+	                0,
+	                0};
 
 	put(f, h, 8);
 }
@@ -104,7 +110,7 @@ udp(struct frame *f, uint16_t sport, uint16_t dport)
 static void
 test_ethernet_ipv4_tcp(void **state)
 {
-	struct frame f = { .n = 0 };
+	struct frame f = {.n = 0};
 	struct decode_pkt p;
 
 	eth(&f, 0x0800);
@@ -129,7 +135,7 @@ test_ethernet_ipv4_tcp(void **state)
 static void
 test_ipv4_options(void **state)
 {
-	struct frame f = { .n = 0 };
+	struct frame f = {.n = 0};
 	struct decode_pkt p;
 
 	eth(&f, 0x0800);
@@ -146,7 +152,7 @@ test_ipv4_options(void **state)
 static void
 test_vlan_and_qinq(void **state)
 {
-	struct frame f = { .n = 0 };
+	struct frame f = {.n = 0};
 	struct decode_pkt p;
 
 	eth(&f, 0x88a8);
@@ -176,10 +182,10 @@ test_vlan_and_qinq(void **state)
 static void
 test_sll_and_sll2(void **state)
 {
-	struct frame f = { .n = 0 };
+	struct frame f = {.n = 0};
 	struct decode_pkt p;
-	uint8_t sll[14] = { 0, 0, 0, 1, 0, 6 };
-	uint8_t sll2rest[18] = { 0 };
+	uint8_t sll[14] = {0, 0, 0, 1, 0, 6};
+	uint8_t sll2rest[18] = {0};
 
 	put(&f, sll, 14);
 	put16(&f, 0x86dd);
@@ -205,7 +211,7 @@ test_sll_and_sll2(void **state)
 static void
 test_raw_and_null(void **state)
 {
-	struct frame f = { .n = 0 };
+	struct frame f = {.n = 0};
 	struct decode_pkt p;
 
 	ipv6(&f, 58, 8);
@@ -233,11 +239,11 @@ test_raw_and_null(void **state)
 static void
 test_ipv6_extension_headers(void **state)
 {
-	struct frame f = { .n = 0 };
+	struct frame f = {.n = 0};
 	struct decode_pkt p;
-	uint8_t hbh[8] = { 43, 0, 1, 4, 0, 0, 0, 0 };         /* -> routing */
-	uint8_t rh[24] = { 44, 2, 0, 1 };                     /* 24 bytes -> fragment */
-	uint8_t fh[8] = { 17, 0, 0x00, 0x01, 0, 0, 0, 42 };   /* offset 0, more -> UDP */
+	uint8_t hbh[8] = {43, 0, 1, 4, 0, 0, 0, 0};       /* -> routing */
+	uint8_t rh[24] = {44, 2, 0, 1};                   /* 24 bytes -> fragment */
+	uint8_t fh[8] = {17, 0, 0x00, 0x01, 0, 0, 0, 42}; /* offset 0, more -> UDP */
 
 	eth(&f, 0x86dd);
 	ipv6(&f, 0, 8 + 24 + 8 + 8);
@@ -261,8 +267,7 @@ test_ipv6_extension_headers(void **state)
 	assert_int_equal(p.l4_off, 0);
 
 	/* chain cut by the snaplen: still IPv6 between the two hosts */
-	assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, f.b, 14 + 40 + 8 + 10, &p),
-	    DECODE_OK);
+	assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, f.b, 14 + 40 + 8 + 10, &p), DECODE_OK);
 	assert_true(p.flags & DECODE_F_L4_CUT);
 	assert_int_equal(p.family, 6);
 	assert_int_equal(p.dst[15], 2);
@@ -271,9 +276,9 @@ test_ipv6_extension_headers(void **state)
 static void
 test_ipv6_chain_too_long(void **state)
 {
-	struct frame f = { .n = 0 };
+	struct frame f = {.n = 0};
 	struct decode_pkt p;
-	uint8_t dst[8] = { 60, 0 };
+	uint8_t dst[8] = {60, 0};
 
 	ipv6(&f, 60, 0);
 	for (int i = 0; i < DECODE_MAX_EXTHDR + 2; i++)
@@ -284,7 +289,7 @@ test_ipv6_chain_too_long(void **state)
 static void
 test_ipv4_fragments(void **state)
 {
-	struct frame f = { .n = 0 };
+	struct frame f = {.n = 0};
 	struct decode_pkt p;
 
 	eth(&f, 0x0800);
@@ -307,7 +312,7 @@ test_ipv4_fragments(void **state)
 static void
 test_tunnels_counted_as_such(void **state)
 {
-	struct frame f = { .n = 0 };
+	struct frame f = {.n = 0};
 	struct decode_pkt p;
 
 	eth(&f, 0x0800);
@@ -330,7 +335,7 @@ test_tunnels_counted_as_such(void **state)
 static void
 test_mpls_and_pppoe(void **state)
 {
-	struct frame f = { .n = 0 };
+	struct frame f = {.n = 0};
 	struct decode_pkt p;
 
 	eth(&f, 0x8847);
@@ -363,7 +368,7 @@ test_mpls_and_pppoe(void **state)
 static void
 test_malformed(void **state)
 {
-	struct frame f = { .n = 0 };
+	struct frame f = {.n = 0};
 	struct decode_pkt p;
 
 	eth(&f, 0x0806); /* ARP */
@@ -403,17 +408,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ethernet_ipv4_tcp),
-		cmocka_unit_test(test_ipv4_options),
-		cmocka_unit_test(test_vlan_and_qinq),
-		cmocka_unit_test(test_sll_and_sll2),
-		cmocka_unit_test(test_raw_and_null),
-		cmocka_unit_test(test_ipv6_extension_headers),
-		cmocka_unit_test(test_ipv6_chain_too_long),
-		cmocka_unit_test(test_ipv4_fragments),
-		cmocka_unit_test(test_tunnels_counted_as_such),
-		cmocka_unit_test(test_mpls_and_pppoe),
-		cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_ethernet_ipv4_tcp),
+	    cmocka_unit_test(test_ipv4_options),
+	    cmocka_unit_test(test_vlan_and_qinq),
+	    cmocka_unit_test(test_sll_and_sll2),
+	    cmocka_unit_test(test_raw_and_null),
+	    cmocka_unit_test(test_ipv6_extension_headers),
+	    cmocka_unit_test(test_ipv6_chain_too_long),
+	    cmocka_unit_test(test_ipv4_fragments),
+	    cmocka_unit_test(test_tunnels_counted_as_such),
+	    cmocka_unit_test(test_mpls_and_pppoe),
+	    cmocka_unit_test(test_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,18 +13,18 @@
 #define S 1000LL
 
 static const struct detect_params P = {
-	.for_n = 3,
-	.clear_n = 3,
-	.flap_count = 4,
-	.flap_window_ms = 600 * S,
-	.holddown_ms = 900 * S,
+    .for_n = 3,
+    .clear_n = 3,
+    .flap_count = 4,
+    .flap_window_ms = 600 * S,
+    .holddown_ms = 900 * S,
 };
 
 static unsigned
 step(struct detect *d, const struct detect_params *p, int src, bool bad, enum lw_status sev,
-    int64_t t, struct detect_result *r)
+     int64_t t, struct detect_result *r)
 {
-	struct detect_input in = { .source = src, .bad = bad, .severity = sev, .stale_ms = 30 * S };
+	struct detect_input in = {.source = src, .bad = bad, .severity = sev, .stale_ms = 30 * S};
 
 	return detect_step(d, p, &in, t, r);
 }
@@ -246,7 +246,7 @@ test_clean_gateway_does_not_reset_a_lossy_far_target(void **state)
 
 	detect_init(&d);
 	for (int i = 0; i < 3; i++) {
-		step(&d, &P, 0, false, LW_OK, T0 + i * 10 * S, &r); /* gateway */
+		step(&d, &P, 0, false, LW_OK, T0 + i * 10 * S, &r);                   /* gateway */
 		ev |= step(&d, &P, 1, true, LW_WARNING, T0 + i * 10 * S + 5 * S, &r); /* far */
 	}
 	assert_true(ev & DETECT_EV_OPEN);
@@ -307,8 +307,7 @@ static unsigned
 edge(struct detect *d, bool isbad, int64_t t, struct detect_result *r)
 {
 	struct detect_input in = {
-		.source = 0, .bad = isbad, .severity = LW_CRITICAL, .edge = true, .stale_ms = 30 * S
-	};
+	    .source = 0, .bad = isbad, .severity = LW_CRITICAL, .edge = true, .stale_ms = 30 * S};
 
 	return detect_step(d, &P, &in, t, r);
 }
@@ -411,7 +410,7 @@ test_no_flap_detection_when_off(void **state)
 	struct detect_params p = P;
 	struct detect d;
 	struct detect_result r;
-	struct detect_input in = { .source = 0, .edge = true, .stale_ms = 30 * S };
+	struct detect_input in = {.source = 0, .edge = true, .stale_ms = 30 * S};
 
 	p.flap_count = 0;
 	detect_init(&d);
@@ -501,8 +500,8 @@ test_reset_sources_keeps_state(void **state)
 static void
 test_median(void **state)
 {
-	double a[] = { 5, 1, 3 };
-	double b[] = { 4, 1, 3, 2 };
+	double a[] = {5, 1, 3};
+	double b[] = {4, 1, 3, 2};
 
 	assert_float_equal(detect_median(a, 3), 3, 1e-9);
 	assert_float_equal(detect_median(b, 4), 2.5, 1e-9);
@@ -512,8 +511,8 @@ test_median(void **state)
 static void
 test_baseline(void **state)
 {
-	double week[7] = { 10, 12, NAN, 11, NAN, NAN, NAN };
-	double few[7] = { 10, NAN, NAN, NAN, NAN, NAN, NAN };
+	double week[7] = {10, 12, NAN, 11, NAN, NAN, NAN};
+	double few[7] = {10, NAN, NAN, NAN, NAN, NAN, NAN};
 
 	assert_float_equal(detect_baseline(week, 7, 3), 11, 1e-9);
 	assert_true(isnan(detect_baseline(few, 7, 3)));
@@ -540,33 +539,33 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ok_stays_ok),
-		cmocka_unit_test(test_pending_then_cancel),
-		cmocka_unit_test(test_problem_after_for_evaluations),
-		cmocka_unit_test(test_for_one_opens_at_once),
-		cmocka_unit_test(test_recovery_needs_clear_in_a_row),
-		cmocka_unit_test(test_reopen_within_holddown),
-		cmocka_unit_test(test_seed_recovered_for_holddown),
-		cmocka_unit_test(test_severity_rises_at_once_falls_slowly),
-		cmocka_unit_test(test_unknown_severity_counts_as_warning),
-		cmocka_unit_test(test_sources_never_count_twice),
-		cmocka_unit_test(test_clean_gateway_does_not_reset_a_lossy_far_target),
-		cmocka_unit_test(test_pending_held_by_another_source),
-		cmocka_unit_test(test_stale_source_does_not_block_recovery),
-		cmocka_unit_test(test_severity_ignores_stale_sources),
-		cmocka_unit_test(test_flapping_opens_one_problem),
-		cmocka_unit_test(test_flapping_marks_an_open_problem),
-		cmocka_unit_test(test_flaps_outside_the_window_do_not_count),
-		cmocka_unit_test(test_edges_without_verdict),
-		cmocka_unit_test(test_no_flap_detection_when_off),
-		cmocka_unit_test(test_restored_problem_confirmed),
-		cmocka_unit_test(test_restored_problem_cleared_while_down),
-		cmocka_unit_test(test_restored_then_bad_again_is_not_after_restart),
-		cmocka_unit_test(test_bad_source_index_ignored),
-		cmocka_unit_test(test_reset_sources_keeps_state),
-		cmocka_unit_test(test_median),
-		cmocka_unit_test(test_baseline),
-		cmocka_unit_test(test_latency_verdicts),
+	    cmocka_unit_test(test_ok_stays_ok),
+	    cmocka_unit_test(test_pending_then_cancel),
+	    cmocka_unit_test(test_problem_after_for_evaluations),
+	    cmocka_unit_test(test_for_one_opens_at_once),
+	    cmocka_unit_test(test_recovery_needs_clear_in_a_row),
+	    cmocka_unit_test(test_reopen_within_holddown),
+	    cmocka_unit_test(test_seed_recovered_for_holddown),
+	    cmocka_unit_test(test_severity_rises_at_once_falls_slowly),
+	    cmocka_unit_test(test_unknown_severity_counts_as_warning),
+	    cmocka_unit_test(test_sources_never_count_twice),
+	    cmocka_unit_test(test_clean_gateway_does_not_reset_a_lossy_far_target),
+	    cmocka_unit_test(test_pending_held_by_another_source),
+	    cmocka_unit_test(test_stale_source_does_not_block_recovery),
+	    cmocka_unit_test(test_severity_ignores_stale_sources),
+	    cmocka_unit_test(test_flapping_opens_one_problem),
+	    cmocka_unit_test(test_flapping_marks_an_open_problem),
+	    cmocka_unit_test(test_flaps_outside_the_window_do_not_count),
+	    cmocka_unit_test(test_edges_without_verdict),
+	    cmocka_unit_test(test_no_flap_detection_when_off),
+	    cmocka_unit_test(test_restored_problem_confirmed),
+	    cmocka_unit_test(test_restored_problem_cleared_while_down),
+	    cmocka_unit_test(test_restored_then_bad_again_is_not_after_restart),
+	    cmocka_unit_test(test_bad_source_index_ignored),
+	    cmocka_unit_test(test_reset_sources_keeps_state),
+	    cmocka_unit_test(test_median),
+	    cmocka_unit_test(test_baseline),
+	    cmocka_unit_test(test_latency_verdicts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,25 +39,26 @@ static int64_t T; /* the test's clock, ms: starts at the real time */
 static char heard[200][64];
 static int nheard;
 
-#define BASE_CONF \
-    "site = \"test site\"\n" \
-    "state-dir = \"%s\"\n" \
-    "device \"rtr\" {\n address = \"198.18.0.2\"\n community = \"public\"\n" \
-    " interfaces = { \"Gi1/0/1\" }\n}\n" \
-    "link \"isp\" {\n provider = \"Example Telecom\"\n circuit = \"ABC-12345\"\n" \
-    " support = \"+1 555 0100\"\n device = \"rtr\"\n interface = \"Gi1/0/1\"\n" \
-    " bandwidth = \"100M\"\n sla = \"99.9%%\"\n" \
-    " probe \"gateway\" { type = \"icmp\"  target = \"198.18.1.1\"  hop = \"gateway\" " \
-    "interval = \"5s\" }\n" \
-    " probe \"internet\" { type = \"icmp\"  target = \"198.18.2.2\"  hop = \"internet\" " \
-    "interval = \"5s\" }\n" \
-    " probe \"web\" { type = \"http\"  target = \"http://198.18.2.2/\"  hop = \"internet\" }\n" \
-    " degraded { loss = \"5%%\"  loss-critical = \"25%%\"  for = 3  clear = 3  flap-count = 4" \
-    "  flap-window = \"10m\"  hold-down = \"15m\" }\n}\n" \
-    "link \"backup\" {\n parent = \"isp\"\n" \
-    " probe \"gw\" { type = \"icmp\"  target = \"198.18.5.1\"  hop = \"gateway\" " \
-    "interval = \"5s\" }\n}\n" \
-    "%s"
+#define BASE_CONF                                                                                  \
+	"site = \"test site\"\n"                                                                   \
+	"state-dir = \"%s\"\n"                                                                     \
+	"device \"rtr\" {\n address = \"198.18.0.2\"\n community = \"public\"\n"                   \
+	" interfaces = { \"Gi1/0/1\" }\n}\n"                                                       \
+	"link \"isp\" {\n provider = \"Example Telecom\"\n circuit = \"ABC-12345\"\n"              \
+	" support = \"+1 555 0100\"\n device = \"rtr\"\n interface = \"Gi1/0/1\"\n"                \
+	" bandwidth = \"100M\"\n sla = \"99.9%%\"\n"                                               \
+	" probe \"gateway\" { type = \"icmp\"  target = \"198.18.1.1\"  hop = \"gateway\" "        \
+	"interval = \"5s\" }\n"                                                                    \
+	" probe \"internet\" { type = \"icmp\"  target = \"198.18.2.2\"  hop = \"internet\" "      \
+	"interval = \"5s\" }\n"                                                                    \
+	" probe \"web\" { type = \"http\"  target = \"http://198.18.2.2/\"  hop = \"internet\" "   \
+	"}\n"                                                                                      \
+	" degraded { loss = \"5%%\"  loss-critical = \"25%%\"  for = 3  clear = 3  flap-count = 4" \
+	"  flap-window = \"10m\"  hold-down = \"15m\" }\n}\n"                                      \
+	"link \"backup\" {\n parent = \"isp\"\n"                                                   \
+	" probe \"gw\" { type = \"icmp\"  target = \"198.18.5.1\"  hop = \"gateway\" "             \
+	"interval = \"5s\" }\n}\n"                                                                 \
+	"%s"
 
 static void
 cfg_err(const char *msg, void *arg)
@@ -146,14 +147,19 @@ static void
 icmp(const char *link, const char *probe, double loss, double rtt, int64_t at)
 {
 	struct lw_metric m[3] = {
-		{ "loss", "%", loss, true },
-		{ "rtt_avg", "ms", rtt, rtt == rtt },
-		{ "jitter", "ms", 0.2, rtt == rtt },
+	    {"loss", "%", loss, true},
+	    {"rtt_avg", "ms", rtt, rtt == rtt},
+	    {"jitter", "ms", 0.2, rtt == rtt},
 	};
 	struct lw_sample s = {
-		.kind = LW_SUBJ_PROBE, .link = link, .name = probe, .interval_ms = 5000,
-		.status = loss >= 100 ? LW_CRITICAL : LW_OK, .message = "test",
-		.metrics = m, .nmetrics = 3,
+	    .kind = LW_SUBJ_PROBE,
+	    .link = link,
+	    .name = probe,
+	    .interval_ms = 5000,
+	    .status = loss >= 100 ? LW_CRITICAL : LW_OK,
+	    .message = "test",
+	    .metrics = m,
+	    .nmetrics = 3,
 	};
 
 	set_ts(&s, at);
@@ -163,11 +169,16 @@ icmp(const char *link, const char *probe, double loss, double rtt, int64_t at)
 static void
 web(enum lw_status st, int64_t at)
 {
-	struct lw_metric m[1] = { { "time", "s", 0.01, true } };
+	struct lw_metric m[1] = {{"time", "s", 0.01, true}};
 	struct lw_sample s = {
-		.kind = LW_SUBJ_PROBE, .link = "isp", .name = "web", .interval_ms = 10000,
-		.status = st, .message = st == LW_OK ? "HTTP 200" : "connection refused",
-		.metrics = m, .nmetrics = 1,
+	    .kind = LW_SUBJ_PROBE,
+	    .link = "isp",
+	    .name = "web",
+	    .interval_ms = 10000,
+	    .status = st,
+	    .message = st == LW_OK ? "HTTP 200" : "connection refused",
+	    .metrics = m,
+	    .nmetrics = 1,
 	};
 
 	set_ts(&s, at);
@@ -178,15 +189,22 @@ static void
 iface(const char *oper, double in_bps, double errs, int64_t at)
 {
 	struct lw_metric m[4] = {
-		{ "in_bps", "bps", in_bps, true },
-		{ "out_bps", "bps", 1e6, true },
-		{ "in_errors_ps", "pps", errs, true },
-		{ "in_discards_ps", "pps", 0, true },
+	    {"in_bps", "bps", in_bps, true},
+	    {"out_bps", "bps", 1e6, true},
+	    {"in_errors_ps", "pps", errs, true},
+	    {"in_discards_ps", "pps", 0, true},
 	};
-	struct lw_attr a[2] = { { "oper_status", oper }, { "admin_status", "up" } };
+	struct lw_attr a[2] = {{"oper_status", oper}, {"admin_status", "up"}};
 	struct lw_sample s = {
-		.kind = LW_SUBJ_INTERFACE, .device = "rtr", .name = "Gi1/0/1", .interval_ms = 1000,
-		.status = LW_OK, .metrics = m, .nmetrics = 4, .attrs = a, .nattrs = 2,
+	    .kind = LW_SUBJ_INTERFACE,
+	    .device = "rtr",
+	    .name = "Gi1/0/1",
+	    .interval_ms = 1000,
+	    .status = LW_OK,
+	    .metrics = m,
+	    .nmetrics = 4,
+	    .attrs = a,
+	    .nattrs = 2,
 	};
 
 	set_ts(&s, at);
@@ -248,7 +266,8 @@ has_event(json_t *t, const char *type, const char *words)
 	for (size_t i = 0; i < json_array_size(evs); i++) {
 		json_t *e = json_array_get(evs, i);
 
-		if (strcmp(sget(e, "type"), type) == 0 && (!words || strstr(sget(e, "text"), words)))
+		if (strcmp(sget(e, "type"), type) == 0 &&
+		    (!words || strstr(sget(e, "text"), words)))
 			return true;
 	}
 	return false;
@@ -298,7 +317,8 @@ test_loss_opens_one_ticket_and_resolves(void **state)
 	assert_string_equal(sget(t, "severity"), "critical"); /* 30% >= loss-critical 25% */
 	assert_string_equal(sget(t, "provider"), "Example Telecom");
 	assert_string_equal(sget(t, "circuit"), "ABC-12345");
-	assert_non_null(strstr(sget(t, "title"),
+	assert_non_null(strstr(
+	    sget(t, "title"),
 	    "ISP link isp (Example Telecom, circuit ABC-12345): 30% packet loss to gateway"));
 	/* the loss at the gateway with a clean router: the provider */
 	assert_string_equal(sget(json_object_get(t, "blame"), "verdict"), "isp");
@@ -473,8 +493,8 @@ test_far_failures_alone_are_not_down(void **state)
 
 	assert_int_equal(json_array_size(list), 1);
 	assert_string_equal(sget(json_array_get(list, 0), "kind"), "loss");
-	assert_string_equal(
-	    sget(json_object_get(json_array_get(list, 0), "blame"), "verdict"), "beyond");
+	assert_string_equal(sget(json_object_get(json_array_get(list, 0), "blame"), "verdict"),
+	                    "beyond");
 	json_decref(j);
 	stop();
 }
@@ -540,8 +560,8 @@ test_maintenance_records_without_ticket(void **state)
 	strftime(from, sizeof(from), "%Y-%m-%d %H:%M", &a);
 	strftime(to, sizeof(to), "%Y-%m-%d %H:%M", &b);
 	snprintf(extra, sizeof(extra),
-	    "maintenance \"works\" { links = { \"isp\" }  from = \"%s\"  to = \"%s\" }\n", from,
-	    to);
+	         "maintenance \"works\" { links = { \"isp\" }  from = \"%s\"  to = \"%s\" }\n",
+	         from, to);
 	start(extra);
 	for (int i = 0; i < 5; i++)
 		icmp("isp", "gateway", 30, 1.0, T + i * 5 * S);
@@ -550,8 +570,10 @@ test_maintenance_records_without_ticket(void **state)
 		sqlite3_stmt *st;
 		db_sync(db, -1);
 		assert_int_equal(sqlite3_prepare_v2(db_reader(db),
-		    "SELECT count(*) FROM problems WHERE held = 'maintenance' AND kind = 'loss'", -1,
-		    &st, NULL), SQLITE_OK);
+		                                    "SELECT count(*) FROM problems WHERE held = "
+		                                    "'maintenance' AND kind = 'loss'",
+		                                    -1, &st, NULL),
+		                 SQLITE_OK);
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 		assert_int_equal(sqlite3_column_int(st, 0), 1);
 		sqlite3_finalize(st);
@@ -602,7 +624,8 @@ test_restart_after_recovery_while_down(void **state)
 	assert_int_equal(count_tickets("all"), 1);
 	t = ticket1(1);
 	assert_string_equal(sget(t, "state"), "resolved");
-	assert_non_null(strstr(sget(t, "resolution"), "recovered while linewatchd was not running"));
+	assert_non_null(
+	    strstr(sget(t, "resolution"), "recovered while linewatchd was not running"));
 	json_decref(t);
 	stop();
 }
@@ -678,14 +701,20 @@ static void
 test_ups_on_battery(void **state)
 {
 	struct lw_metric m[3] = {
-		{ "reachable", "", 1, true },
-		{ "uptime_s", "s", 100000, true },
-		{ "ups_on_battery", "", 1, true },
+	    {"reachable", "", 1, true},
+	    {"uptime_s", "s", 100000, true},
+	    {"ups_on_battery", "", 1, true},
 	};
-	struct lw_attr a[1] = { { "state", "ok" } };
+	struct lw_attr a[1] = {{"state", "ok"}};
 	struct lw_sample s = {
-		.kind = LW_SUBJ_DEVICE, .device = "rtr", .interval_ms = 30000, .status = LW_OK,
-		.metrics = m, .nmetrics = 3, .attrs = a, .nattrs = 1,
+	    .kind = LW_SUBJ_DEVICE,
+	    .device = "rtr",
+	    .interval_ms = 30000,
+	    .status = LW_OK,
+	    .metrics = m,
+	    .nmetrics = 3,
+	    .attrs = a,
+	    .nattrs = 1,
 	};
 	json_t *t;
 
@@ -706,15 +735,20 @@ static void
 device_state(const char *state, double uptime, int64_t at)
 {
 	struct lw_metric m[2] = {
-		{ "reachable", "", strcmp(state, "ok") == 0, true },
-		{ "uptime_s", "s", uptime, uptime == uptime },
+	    {"reachable", "", strcmp(state, "ok") == 0, true},
+	    {"uptime_s", "s", uptime, uptime == uptime},
 	};
-	struct lw_attr a[1] = { { "state", state } };
+	struct lw_attr a[1] = {{"state", state}};
 	struct lw_sample s = {
-		.kind = LW_SUBJ_DEVICE, .device = "rtr", .interval_ms = 30000,
-		.status = strcmp(state, "ok") == 0 ? LW_OK : LW_CRITICAL,
-		.message = strcmp(state, "ok") == 0 ? NULL : "timeout",
-		.metrics = m, .nmetrics = 2, .attrs = a, .nattrs = 1,
+	    .kind = LW_SUBJ_DEVICE,
+	    .device = "rtr",
+	    .interval_ms = 30000,
+	    .status = strcmp(state, "ok") == 0 ? LW_OK : LW_CRITICAL,
+	    .message = strcmp(state, "ok") == 0 ? NULL : "timeout",
+	    .metrics = m,
+	    .nmetrics = 2,
+	    .attrs = a,
+	    .nattrs = 1,
 	};
 
 	set_ts(&s, at);
@@ -808,7 +842,8 @@ test_router_unreachable_and_reboot(void **state)
 	t = ticket1(2);
 	assert_string_equal(sget(json_object_get(t, "blame"), "verdict"), "cpe");
 	assert_non_null(strstr(json_string_value(json_array_get(
-	    json_object_get(json_object_get(t, "blame"), "reasons"), 0)), "rebooted"));
+	                           json_object_get(json_object_get(t, "blame"), "reasons"), 0)),
+	                       "rebooted"));
 	json_decref(t);
 	stop();
 }
@@ -838,7 +873,8 @@ test_no_working_path_said_once(void **state)
 		if (strcmp(sget(t, "kind"), "no_path") == 0) {
 			site = true;
 			assert_string_equal(sget(t, "subject"), "site");
-			assert_non_null(strstr(sget(t, "title"),
+			assert_non_null(strstr(
+			    sget(t, "title"),
 			    "linewatch at test site has no working path: every link is down"));
 		}
 	}
@@ -869,8 +905,10 @@ test_latency_against_learned_baseline(void **state)
 	stop();
 	assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
 	for (int d = 1; d <= 3; d++) {
-		snprintf(sql, sizeof(sql), "INSERT INTO latency_hourly VALUES ('isp', 'gateway', "
-		    "%lld, 10.0, 700)", (long long)(hour - d * 86400000LL));
+		snprintf(sql, sizeof(sql),
+		         "INSERT INTO latency_hourly VALUES ('isp', 'gateway', "
+		         "%lld, 10.0, 700)",
+		         (long long)(hour - d * 86400000LL));
 		assert_int_equal(sqlite3_exec(c, sql, NULL, NULL, NULL), SQLITE_OK);
 	}
 	sqlite3_close(c);
@@ -912,37 +950,34 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_healthy_no_tickets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loss_opens_one_ticket_and_resolves, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_path_wide_loss_counts_across_probes, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_one_lost_echo_is_no_ticket, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_severity_rises_and_falls_in_one_ticket, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_interface_down_one_ticket_probes_suppressed,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_probes_alone_detect_down, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_far_failures_alone_are_not_down, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_flapping_link_one_ticket, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_holddown_reopens_the_same_ticket, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_maintenance_records_without_ticket, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_restart_continues_the_ticket, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_restart_after_recovery_while_down, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ups_on_battery, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_blame_follows_the_incident, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_errors_blame_the_router, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_saturation_blames_the_lan, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_router_unreachable_and_reboot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_working_path_said_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_latency_against_learned_baseline, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_reload_keeps_open_tickets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_healthy_no_tickets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_loss_opens_one_ticket_and_resolves, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_path_wide_loss_counts_across_probes, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_one_lost_echo_is_no_ticket, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_severity_rises_and_falls_in_one_ticket, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_interface_down_one_ticket_probes_suppressed, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_probes_alone_detect_down, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_far_failures_alone_are_not_down, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flapping_link_one_ticket, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_holddown_reopens_the_same_ticket, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_maintenance_records_without_ticket, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_continues_the_ticket, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_after_recovery_while_down, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ups_on_battery, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_blame_follows_the_incident, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_errors_blame_the_router, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_saturation_blames_the_lan, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_router_unreachable_and_reboot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_working_path_said_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_latency_against_learned_baseline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reload_keeps_open_tickets, setup, teardown),
 	};
 
 	log_init(1, LOG_LVL_WARN);

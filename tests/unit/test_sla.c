@@ -29,7 +29,7 @@ static void
 test_union_merges_overlaps(void **state)
 {
 	struct sla_interval iv[] = {
-		{ 50, 70 }, { 10, 30 }, { 20, 40 }, { 100, 110 }, { 105, 108 },
+	    {50, 70}, {10, 30}, {20, 40}, {100, 110}, {105, 108},
 	};
 
 	/* [10,40) + [50,70) + [100,110) */
@@ -39,7 +39,7 @@ test_union_merges_overlaps(void **state)
 static void
 test_union_clips_to_the_period(void **state)
 {
-	struct sla_interval iv[] = { { -50, 20 }, { 90, 150 } };
+	struct sla_interval iv[] = {{-50, 20}, {90, 150}};
 
 	assert_int_equal(sla_union_ms(iv, 2, 0, 100, NULL, 0), 20 + 10);
 	assert_int_equal(sla_union_ms(iv, 2, 100, 100, NULL, 0), 0);
@@ -48,7 +48,7 @@ test_union_clips_to_the_period(void **state)
 static void
 test_open_interval_runs_to_the_end(void **state)
 {
-	struct sla_interval iv[] = { { 80, 0 } };
+	struct sla_interval iv[] = {{80, 0}};
 
 	assert_int_equal(sla_union_ms(iv, 1, 0, 100, NULL, 0), 20);
 }
@@ -56,8 +56,8 @@ test_open_interval_runs_to_the_end(void **state)
 static void
 test_exclusions(void **state)
 {
-	struct sla_interval iv[] = { { 0, 100 } };
-	struct sla_interval ex[] = { { 10, 20 }, { 15, 30 }, { 90, 200 } };
+	struct sla_interval iv[] = {{0, 100}};
+	struct sla_interval ex[] = {{10, 20}, {15, 30}, {90, 200}};
 
 	/* excluded: [10,30) and [90,100) */
 	assert_int_equal(sla_union_ms(iv, 1, 0, 100, ex, 3), 100 - 20 - 10);
@@ -66,10 +66,10 @@ test_exclusions(void **state)
 static void
 test_availability(void **state)
 {
-	struct sla_interval down[] = { { NOV1 + 1 * DAY, NOV1 + 1 * DAY + 43 * MIN } };
+	struct sla_interval down[] = {{NOV1 + 1 * DAY, NOV1 + 1 * DAY + 43 * MIN}};
 	struct sla_interval deg[] = {
-		{ NOV1 + 1 * DAY, NOV1 + 1 * DAY + 43 * MIN },
-		{ NOV1 + 2 * DAY, NOV1 + 2 * DAY + 2 * HOUR },
+	    {NOV1 + 1 * DAY, NOV1 + 1 * DAY + 43 * MIN},
+	    {NOV1 + 2 * DAY, NOV1 + 2 * DAY + 2 * HOUR},
 	};
 	struct sla_result r;
 	int64_t from = NOV1, to = NOV1 + 30 * DAY;
@@ -89,8 +89,8 @@ test_availability(void **state)
 static void
 test_availability_so_far_and_maintenance(void **state)
 {
-	struct sla_interval down[] = { { NOV1 + 10 * HOUR, NOV1 + 12 * HOUR } };
-	struct sla_interval maint[] = { { NOV1 + 11 * HOUR, NOV1 + 13 * HOUR } };
+	struct sla_interval down[] = {{NOV1 + 10 * HOUR, NOV1 + 12 * HOUR}};
+	struct sla_interval maint[] = {{NOV1 + 11 * HOUR, NOV1 + 13 * HOUR}};
 	struct sla_result r;
 
 	/* one day into the month; the outage half inside planned works */
@@ -131,7 +131,7 @@ test_month_range(void **state)
 static void
 test_fixed_window(void **state)
 {
-	struct lw_maintenance m = { .from = NOV1 / 1000 + 3600, .to = NOV1 / 1000 + 7200 };
+	struct lw_maintenance m = {.from = NOV1 / 1000 + 3600, .to = NOV1 / 1000 + 7200};
 	struct sla_interval w[4];
 
 	assert_int_equal(sla_maint_windows(&m, NOV1 / 1000, NOV1 / 1000 + 86400, w, 4), 1);
@@ -148,7 +148,7 @@ static void
 test_weekly_windows(void **state)
 {
 	/* Sundays 03:00 for 30 minutes */
-	struct lw_maintenance m = { .weekdays = 1u << 0, .start_min = 180, .duration_ms = 30 * MIN };
+	struct lw_maintenance m = {.weekdays = 1u << 0, .start_min = 180, .duration_ms = 30 * MIN};
 	struct sla_interval w[8];
 	int64_t from, to;
 
@@ -169,8 +169,8 @@ static void
 test_weekly_window_across_midnight(void **state)
 {
 	/* Saturdays 23:00 for 2 hours: still on at Sunday 00:30 */
-	struct lw_maintenance m = { .weekdays = 1u << 6, .start_min = 23 * 60,
-		.duration_ms = 2 * HOUR };
+	struct lw_maintenance m = {
+	    .weekdays = 1u << 6, .start_min = 23 * 60, .duration_ms = 2 * HOUR};
 
 	use_tz("UTC");
 	assert_true(sla_maint_active(&m, NOV1 / 1000 + 1800));
@@ -181,7 +181,7 @@ static void
 test_weekly_window_across_dst(void **state)
 {
 	/* Europe/Berlin switches to winter time on 2026-10-25 (a Sunday). */
-	struct lw_maintenance m = { .weekdays = 0x7f, .start_min = 12 * 60, .duration_ms = MIN };
+	struct lw_maintenance m = {.weekdays = 0x7f, .start_min = 12 * 60, .duration_ms = MIN};
 	struct sla_interval w[40];
 	int64_t from, to;
 
@@ -206,8 +206,8 @@ test_weekly_window_across_dst(void **state)
 static void
 test_covers(void **state)
 {
-	char *names[] = { "isp-fibre", "edge-router" };
-	struct lw_maintenance m = { .links = names, .nlinks = 2 };
+	char *names[] = {"isp-fibre", "edge-router"};
+	struct lw_maintenance m = {.links = names, .nlinks = 2};
 
 	assert_true(sla_maint_covers(&m, "edge-router"));
 	assert_false(sla_maint_covers(&m, "isp-dsl"));
@@ -218,18 +218,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_union_merges_overlaps),
-		cmocka_unit_test(test_union_clips_to_the_period),
-		cmocka_unit_test(test_open_interval_runs_to_the_end),
-		cmocka_unit_test(test_exclusions),
-		cmocka_unit_test(test_availability),
-		cmocka_unit_test(test_availability_so_far_and_maintenance),
-		cmocka_unit_test(test_month_range),
-		cmocka_unit_test(test_fixed_window),
-		cmocka_unit_test(test_weekly_windows),
-		cmocka_unit_test(test_weekly_window_across_midnight),
-		cmocka_unit_test(test_weekly_window_across_dst),
-		cmocka_unit_test(test_covers),
+	    cmocka_unit_test(test_union_merges_overlaps),
+	    cmocka_unit_test(test_union_clips_to_the_period),
+	    cmocka_unit_test(test_open_interval_runs_to_the_end),
+	    cmocka_unit_test(test_exclusions),
+	    cmocka_unit_test(test_availability),
+	    cmocka_unit_test(test_availability_so_far_and_maintenance),
+	    cmocka_unit_test(test_month_range),
+	    cmocka_unit_test(test_fixed_window),
+	    cmocka_unit_test(test_weekly_windows),
+	    cmocka_unit_test(test_weekly_window_across_midnight),
+	    cmocka_unit_test(test_weekly_window_across_dst),
+	    cmocka_unit_test(test_covers),
 	};
 
 	use_tz("UTC");

@@ -82,7 +82,7 @@ test_heavy_hitters_survive_flood(void **state)
 	enum { CAP = 256, HEAVY = 10, ROUNDS = 200000 };
 	struct topn *t = topn_new(CAP, 8, 42);
 	const struct topn_entry *out[CAP];
-	uint64_t truth[HEAVY] = { 0 };
+	uint64_t truth[HEAVY] = {0};
 	uint8_t key[8];
 
 	for (int i = 0; i < ROUNDS; i++) {
@@ -132,7 +132,7 @@ test_footprint(void **state)
 static struct decode_pkt
 pkt4(uint8_t a, uint8_t b, uint8_t proto, uint16_t sport, uint16_t dport)
 {
-	struct decode_pkt p = { .family = 4, .proto = proto, .sport = sport, .dport = dport };
+	struct decode_pkt p = {.family = 4, .proto = proto, .sport = sport, .dport = dport};
 
 	p.src[0] = 10, p.src[3] = a;
 	p.dst[0] = 10, p.dst[3] = b;
@@ -230,7 +230,7 @@ test_traffic_flood_fixed_memory(void **state)
 
 	for (int i = 0; i < 300000; i++) {
 		p = pkt4(1, 2, 6, 1234, 80);
-		memcpy(p.src, &(uint32_t){ (uint32_t)rnd() }, 4);
+		memcpy(p.src, &(uint32_t){(uint32_t)rnd()}, 4);
 		traffic_agg_add(a, DECODE_OK, &p, 60, 1);
 		if (i % 10 == 0) {
 			p = pkt4(9, 2, 6, 4444, 22);
@@ -255,8 +255,7 @@ struct walk {
 };
 
 static void
-walk_cb(const struct timeval *ts, uint32_t caplen, uint32_t wirelen, const uint8_t *data,
-    void *arg)
+walk_cb(const struct timeval *ts, uint32_t caplen, uint32_t wirelen, const uint8_t *data, void *arg)
 {
 	struct walk *w = arg;
 
@@ -274,8 +273,8 @@ test_evidence_ring(void **state)
 {
 	struct evring *r = evring_new(64 * 1024, 128);
 	uint8_t frame[1500];
-	struct timeval tv = { 0 };
-	struct walk w = { 0 };
+	struct timeval tv = {0};
+	struct walk w = {0};
 	size_t slots;
 
 	assert_non_null(r);
@@ -297,7 +296,7 @@ test_evidence_ring(void **state)
 	assert_int_equal(w.first, 991);
 	evring_free(r);
 	assert_null(evring_new(100, 128)); /* too small to be useful */
-	r = evring_new(64 * 1024, 65535); /* big snaplen: still 64 frames */
+	r = evring_new(64 * 1024, 65535);  /* big snaplen: still 64 frames */
 	assert_true(evring_slots(r) >= 64);
 	evring_free(r);
 }
@@ -323,7 +322,7 @@ static void
 touch(const char *dir, const char *name, size_t size, time_t mtime)
 {
 	char path[512];
-	struct timespec ts[2] = { { .tv_sec = mtime }, { .tv_sec = mtime } };
+	struct timespec ts[2] = {{.tv_sec = mtime}, {.tv_sec = mtime}};
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -355,7 +354,7 @@ test_evidence_rotation(void **state)
 	touch(dir, "b-1.pcap", 1000, now - 300);
 	touch(dir, "b-2.pcap", 1000, now - 200);
 	touch(dir, "b-3.pcap", 1000, now - 100);
-	touch(dir, "b-4.pcap.part", 5000, now - 50); /* being written: kept */
+	touch(dir, "b-4.pcap.part", 5000, now - 50);       /* being written: kept */
 	touch(dir, "traffic.db", 99999, now - 90 * 86400); /* not evidence: kept */
 	/* 30 days, 6500 bytes: the old one goes by age, then the oldest until the
 	 * total (the .part file included) fits */
@@ -378,14 +377,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exact_below_capacity),
-		cmocka_unit_test(test_heavy_hitters_survive_flood),
-		cmocka_unit_test(test_footprint),
-		cmocka_unit_test(test_traffic_aggregation),
-		cmocka_unit_test(test_traffic_flood_fixed_memory),
-		cmocka_unit_test(test_evidence_ring),
-		cmocka_unit_test(test_evidence_names),
-		cmocka_unit_test(test_evidence_rotation),
+	    cmocka_unit_test(test_exact_below_capacity),
+	    cmocka_unit_test(test_heavy_hitters_survive_flood),
+	    cmocka_unit_test(test_footprint),
+	    cmocka_unit_test(test_traffic_aggregation),
+	    cmocka_unit_test(test_traffic_flood_fixed_memory),
+	    cmocka_unit_test(test_evidence_ring),
+	    cmocka_unit_test(test_evidence_names),
+	    cmocka_unit_test(test_evidence_rotation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

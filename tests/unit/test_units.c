@@ -138,11 +138,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_rates),
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_percent),
-		cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_durations), cmocka_unit_test(test_rates),
+	    cmocka_unit_test(test_sizes),     cmocka_unit_test(test_percent),
+	    cmocka_unit_test(test_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
