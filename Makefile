@@ -49,7 +49,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev clang-format \
         libconfuse-dev libjansson-dev libcurl4-openssl-dev libssl-dev libcrypt-dev libcmocka-dev \
         snmpsim snmp snmpd snmptrapd smitools nftables iproute2 tcpreplay tcpdump tshark chromium \
         python3-pytest python3-requests dnsmasq monitoring-plugins-basic python3-aiosmtpd iperf3 \
-        python3-selenium chromium-driver valgrind curl prometheus collectd-core fping darkstat nginx-light wrk procps psmisc
+        python3-selenium chromium-driver valgrind curl openssl iputils-ping time prometheus collectd-core fping darkstat nginx-light wrk procps psmisc
 
 # Root is needed for apt and network namespaces; as root we just run.
 ifeq ($(shell id -u),0)
