@@ -52,21 +52,6 @@ jnum(bool valid, double v)
 	return valid && !isnan(v) ? json_real(round(v * 100) / 100) : json_null();
 }
 
-static const char *
-hop_name(enum lw_hop hop)
-{
-	switch (hop) {
-	case LW_HOP_GATEWAY:
-		return "gateway";
-	case LW_HOP_ISP:
-		return "isp";
-	case LW_HOP_INTERNET:
-		return "internet";
-	default:
-		return NULL;
-	}
-}
-
 static json_t *
 probe_json(const struct lw_probe *p)
 {
@@ -75,7 +60,7 @@ probe_json(const struct lw_probe *p)
 	char when[32];
 
 	o = json_pack("{s:o, s:o, s:o, s:o}", "name", jstr(p->name), "type", jstr(p->type),
-	              "target", jstr(p->target), "hop", jstr(hop_name(p->hop)));
+	              "target", jstr(p->target), "hop", jstr(config_hop_name(p->hop)));
 	if (o == NULL)
 		return NULL;
 	if (s == NULL) {

@@ -20,21 +20,6 @@ struct api_probes {
 /* One static context per process: the daemon registers the API once. */
 static struct api_probes api;
 
-static const char *
-hop_name(enum lw_hop hop)
-{
-	switch (hop) {
-	case LW_HOP_GATEWAY:
-		return "gateway";
-	case LW_HOP_ISP:
-		return "isp";
-	case LW_HOP_INTERNET:
-		return "internet";
-	default:
-		return NULL;
-	}
-}
-
 /* json_string refuses invalid UTF-8; the probe engine cleans plugin text,
  * so this only guards against a NULL. */
 static json_t *
@@ -76,7 +61,7 @@ probe_json(const struct lw_probe *p)
 	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I}", "link", jstr(p->link), "name",
 	              jstr(p->name), "type", jstr(p->type), "target",
 	              jstr(probe_shown_target(p->target, target, sizeof(target))), "hop",
-	              jstr(hop_name(p->hop)), "interval_ms", (json_int_t)p->interval_ms,
+	              jstr(config_hop_name(p->hop)), "interval_ms", (json_int_t)p->interval_ms,
 	              "timeout_ms", (json_int_t)p->timeout_ms);
 	if (o == NULL)
 		return NULL;

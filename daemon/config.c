@@ -1512,3 +1512,18 @@ config_probe_opt(const struct lw_probe *p, const char *key)
 			return p->opts[i].value;
 	return NULL;
 }
+
+const char *
+config_hop_name(enum lw_hop hop)
+{
+	switch (hop) {
+	case LW_HOP_GATEWAY:
+		return "gateway";
+	case LW_HOP_ISP:
+		return "isp";
+	case LW_HOP_INTERNET:
+		return "internet";
+	default:
+		return NULL;
+	}
+}

@@ -239,6 +239,8 @@ void config_free(struct lw_config *cfg);
 
 const struct lw_device *config_device(const struct lw_config *cfg, const char *name);
 const struct lw_link *config_link(const struct lw_config *cfg, const char *name);
+/* "gateway", "isp", "internet"; NULL for no hop. */
+const char *config_hop_name(enum lw_hop hop);
 const char *config_probe_opt(const struct lw_probe *p, const char *key);
 
 #endif

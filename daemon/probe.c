@@ -62,21 +62,6 @@ struct probe_engine {
 	size_t nprobes;
 };
 
-static const char *
-hop_name(enum lw_hop hop)
-{
-	switch (hop) {
-	case LW_HOP_GATEWAY:
-		return "gateway";
-	case LW_HOP_ISP:
-		return "isp";
-	case LW_HOP_INTERNET:
-		return "internet";
-	default:
-		return NULL;
-	}
-}
-
 /* Length of the valid UTF-8 sequence at s, 0 if invalid. */
 static size_t
 utf8_len(const unsigned char *s)
@@ -398,7 +383,7 @@ publish(struct probe *pr, enum lw_status status, const char *message,
 	attrs[0] = (struct lw_attr){"type", pr->type};
 	attrs[1] =
 	    (struct lw_attr){"target", probe_shown_target(pr->target, target, sizeof(target))};
-	attrs[2] = (struct lw_attr){"hop", hop_name(pr->hop)};
+	attrs[2] = (struct lw_attr){"hop", config_hop_name(pr->hop)};
 	s.kind = LW_SUBJ_PROBE;
 	s.link = pr->link;
 	s.name = pr->name;
