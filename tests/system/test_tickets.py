@@ -312,9 +312,6 @@ def test_actions_refused_off_loopback(lab, tmp_path):
             lambda: post(d, "/api/v1/tickets/LW-000001/ack", {}, host=lab.ns("lan")),
             timeout=20, what="the API from the LAN")
         assert code == 403 and "loopback" in body["error"]
-        # reading stays open
-        out = lab.exec("lan", "curl", "-s", "--noproxy", "*", d.url("/api/v1/tickets"))
-        assert json.loads(out.stdout)["tickets"] == []
 
 
 # ------------------------------------------------------------- no lab needed
