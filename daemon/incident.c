@@ -1020,6 +1020,12 @@ compute_hold(struct incidents *inc, struct pkey *k, int64_t now, struct ticket *
 		parent = k->dev->cfg->parent;
 	}
 	if (dom != NULL && dom != k) {
+		/* A flapping link's ticket stays open through its up phases: the
+		 * loss and jitter its flaps cause belong to it, not to new tickets. */
+		if (dom->ticket != NULL && dom->ticket->flapping) {
+			*into = dom->ticket;
+			return HOLD_SUPPRESSED;
+		}
 		if (dom->det.state == DETECT_PROBLEM) {
 			if (dom->ticket) {
 				*into = dom->ticket;
