@@ -21,6 +21,7 @@
 #define TICK_MS 1000
 #define HEARTBEAT_MS 60000
 #define WAIT_MAX_MS 60000 /* a child waits this long for its pending parent */
+#define SETTLE_MS 30000   /* after a link comes back up, its other problems wait */
 #define STALE_MIN_MS 30000
 #define BASELINE_FLOOR_MS 20.0 /* above the baseline by at least this much */
 #define BASELINE_DAYS 7
@@ -1002,6 +1003,18 @@ ancestor_ticket(struct incidents *inc, const char *parent, bool *pending)
 	return NULL;
 }
 
+/* The subject's down/up state changed within SETTLE_MS: a recovery, or an
+ * interface flap that never became a problem. */
+static bool
+recently_changed(const struct detect *d, int64_t now)
+{
+	int last = (d->flap_head - 1 + DETECT_MAX_FLAPS) % DETECT_MAX_FLAPS;
+
+	if (d->last_recovered_ms > 0 && now - d->last_recovered_ms < SETTLE_MS)
+		return true;
+	return d->nflaps > 0 && now - d->flaps[last] < SETTLE_MS;
+}
+
 static enum hold
 compute_hold(struct incidents *inc, struct pkey *k, int64_t now, struct ticket **into)
 {
@@ -1025,6 +1038,16 @@ compute_hold(struct incidents *inc, struct pkey *k, int64_t now, struct ticket *
 		if (dom->ticket != NULL && dom->ticket->flapping) {
 			*into = dom->ticket;
 			return HOLD_SUPPRESSED;
+		}
+		/* Just after the line came back (ARP, routes, queues), loss and
+		 * jitter are the outage's tail: held into the down ticket, or
+		 * waited out for a while when there is none. */
+		if (recently_changed(&dom->det, now)) {
+			if (dom->ticket != NULL) {
+				*into = dom->ticket;
+				return HOLD_SUPPRESSED;
+			}
+			pending = true;
 		}
 		if (dom->det.state == DETECT_PROBLEM) {
 			if (dom->ticket) {
