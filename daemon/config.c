@@ -484,6 +484,7 @@ static cfg_opt_t root_opts[] = {
     CFG_STR("web-dir", LW_DATADIR "/web", CFGF_NONE),
     CFG_STR("profile-dir", LW_DATADIR "/profiles", CFGF_NONE),
     CFG_STR("rrdcached", NULL, CFGF_NONE),
+    CFG_PTR_CB("rrd-write-delay", "5m", CFGF_NONE, cb_duration, free),
     /* net-snmp's netSnmpPlaypen until a Private Enterprise Number is registered */
     CFG_STR("enterprise-oid", "1.3.6.1.4.1.8072.9999.9999", CFGF_NONE),
     CFG_SEC("http", http_opts, CFGF_NONE),
@@ -1281,6 +1282,11 @@ read_root(struct errctx *ec, cfg_t *cfg, struct lw_config *c)
 	c->web_dir = dupstr(cfg_getstr(cfg, "web-dir"));
 	c->profile_dir = dupstr(cfg_getstr(cfg, "profile-dir"));
 	c->rrdcached = dupstr(cfg_getstr(cfg, "rrdcached"));
+	c->rrd_write_delay_ms = get_ms(cfg, "rrd-write-delay");
+	if (c->rrd_write_delay_ms > 3600 * 1000)
+		report(ec, open_line(ec, "rrd-write-delay", NULL, 1),
+		       "rrd-write-delay is too long: a crash loses that much history; use "
+		       "at most 1h");
 	c->enterprise_oid = dupstr(cfg_getstr(cfg, "enterprise-oid"));
 	if (!valid_oid(c->enterprise_oid))
 		report(ec, 1, "enterprise-oid \"%s\" is not a numeric OID like 1.3.6.1.4.1.99999",

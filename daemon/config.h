@@ -192,8 +192,9 @@ struct lw_config {
 	char *plugin_dir;
 	char *web_dir;
 	char *profile_dir;
-	char *rrdcached;      /* NULL = writer thread */
-	char *enterprise_oid; /* root of LINEWATCH-MIB, numeric */
+	char *rrdcached;            /* NULL = writer thread */
+	int64_t rrd_write_delay_ms; /* writer thread: rows held per file before writing */
+	char *enterprise_oid;       /* root of LINEWATCH-MIB, numeric */
 	enum log_level log_level;
 
 	struct {
