@@ -118,6 +118,11 @@ header_bytes(enum decode_result r, const struct decode_pkt *p, const uint8_t *b,
 		return caplen < 64 ? caplen : 64;
 	if (r != DECODE_OK || (p->flags & DECODE_F_TUNNEL))
 		return caplen;
+	if (p->flags & DECODE_F_INNER) {
+		/* the tunnelled IP header and its ports are headers too */
+		n = p->inner_off + (p->inner_family == 4 ? 20 + 40 : 40 + 64);
+		return n < caplen ? n : caplen;
+	}
 	if (p->l4_off == 0) {
 		n = p->l3_off + (p->family == 4 ? 20 + 40 : 40 + 64);
 		return n < caplen ? n : caplen;

@@ -20,6 +20,7 @@ struct cursor {
 	const uint8_t *p;
 	size_t len; /* captured bytes */
 	size_t off;
+	int depth; /* tunnels entered: MPLS over UDP is decoded one level deep */
 };
 
 static inline uint16_t
@@ -40,6 +41,8 @@ is_tunnel(uint8_t proto)
 	/* IP-in-IP, IPv6-in-IP, GRE, EtherIP, L2TPv3: counted as the tunnel */
 	return proto == 4 || proto == 41 || proto == 47 || proto == 97 || proto == 115;
 }
+
+static void decode_mpls_udp(const struct cursor *c, struct decode_pkt *out);
 
 static void
 decode_l4(struct cursor *c, struct decode_pkt *out)
@@ -69,6 +72,10 @@ decode_l4(struct cursor *c, struct decode_pkt *out)
 			else
 				out->flags |= DECODE_F_L4_CUT;
 		}
+		/* like tshark's UDP port table: either port */
+		if (out->proto == 17 && c->depth == 0 &&
+		    (out->sport == DECODE_PORT_MPLS_UDP || out->dport == DECODE_PORT_MPLS_UDP))
+			decode_mpls_udp(c, out);
 		return;
 	case 1:  /* ICMP */
 	case 58: /* ICMPv6 */
@@ -211,10 +218,11 @@ decode_ip(struct cursor *c, struct decode_pkt *out)
 	}
 }
 
+/* Walk an MPLS label stack to the bottom label: DECODE_OK with c after it
+ * and an IP version nibble next, or why not. */
 static enum decode_result
-decode_mpls(struct cursor *c, struct decode_pkt *out)
+mpls_labels(struct cursor *c)
 {
-	out->flags |= DECODE_F_MPLS;
 	for (int n = 0; n < DECODE_MAX_LABELS; n++) {
 		if (!have(c, 4))
 			return DECODE_TRUNCATED;
@@ -226,12 +234,47 @@ decode_mpls(struct cursor *c, struct decode_pkt *out)
 			if (!have(c, 1))
 				return DECODE_TRUNCATED;
 			uint8_t v = c->p[c->off] >> 4;
-			if (v == 4 || v == 6)
-				return decode_ip(c, out);
-			return DECODE_NOT_IP;
+			return v == 4 || v == 6 ? DECODE_OK : DECODE_NOT_IP;
 		}
 	}
 	return DECODE_BAD_VLAN;
+}
+
+static enum decode_result
+decode_mpls(struct cursor *c, struct decode_pkt *out)
+{
+	enum decode_result r;
+
+	out->flags |= DECODE_F_MPLS;
+	if ((r = mpls_labels(c)) != DECODE_OK)
+		return r;
+	return decode_ip(c, out);
+}
+
+/* MPLS over UDP (RFC 7510): labels, then an IP packet, after the 8-byte UDP
+ * header at c->off.  The frame stays the outer UDP packet; the inner
+ * addresses are added when the inner IP header is whole, as tshark counts
+ * them.  Anything else inside (a pseudowire, a cut header) adds nothing. */
+static void
+decode_mpls_udp(const struct cursor *outer, struct decode_pkt *out)
+{
+	struct cursor c = {.p = outer->p, .len = outer->len, .off = outer->off, .depth = 1};
+	struct decode_pkt in;
+
+	if (!have(&c, 8))
+		return;
+	c.off += 8;
+	if (mpls_labels(&c) != DECODE_OK)
+		return;
+	memset(&in, 0, sizeof(in));
+	if (decode_ip(&c, &in) != DECODE_OK)
+		return;
+	out->flags |= DECODE_F_INNER;
+	out->inner_family = in.family;
+	out->inner_proto = in.proto;
+	out->inner_off = in.l3_off;
+	memcpy(out->inner_src, in.src, sizeof(out->inner_src));
+	memcpy(out->inner_dst, in.dst, sizeof(out->inner_dst));
 }
 
 static enum decode_result

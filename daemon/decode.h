@@ -45,6 +45,12 @@ enum decode_result {
 #define DECODE_F_VLAN 0x10
 #define DECODE_F_MPLS 0x20
 #define DECODE_F_PPPOE 0x40
+#define DECODE_F_INNER 0x80 /* MPLS over UDP: inner IP addresses in inner_* */
+
+/* UDP port of MPLS over UDP (RFC 7510).  tshark decodes the labels and the
+ * IP packet they carry and counts its addresses as endpoints too; so do we,
+ * one level deep. */
+#define DECODE_PORT_MPLS_UDP 6635
 
 struct decode_pkt {
 	uint8_t family; /* 4 or 6; 0 if not IP */
@@ -60,6 +66,12 @@ struct decode_pkt {
 	uint8_t dst[16];
 	uint32_t l3_off; /* offset of the IP header in the frame */
 	uint32_t l4_off; /* offset of the transport header (0 if none) */
+	/* with DECODE_F_INNER: the IP header inside the tunnel */
+	uint8_t inner_family;
+	uint8_t inner_proto;
+	uint32_t inner_off;
+	uint8_t inner_src[16];
+	uint8_t inner_dst[16];
 };
 
 /* Decode one frame.  caplen is how many bytes p holds.  Fills *out (zeroed

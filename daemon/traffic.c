@@ -306,6 +306,36 @@ class_of(uint8_t proto)
 	}
 }
 
+/* The addresses inside a tunnel tshark looks into (MPLS over UDP): the
+ * frame counts for them too, as for its outer addresses. */
+static void
+add_inner(struct traffic_agg *a, const struct decode_pkt *p, uint64_t b, uint32_t scale)
+{
+	uint8_t src[HOST_KEYLEN], dst[HOST_KEYLEN], conv[CONV_KEYLEN];
+	size_t alen = p->inner_family == 4 ? 4 : 16;
+	struct topn_entry *e;
+	int fwd;
+
+	memset(src, 0, sizeof(src));
+	memset(dst, 0, sizeof(dst));
+	memset(conv, 0, sizeof(conv));
+	src[0] = dst[0] = conv[0] = p->inner_family;
+	memcpy(src + 1, p->inner_src, alen);
+	memcpy(dst + 1, p->inner_dst, alen);
+	fwd = memcmp(p->inner_src, p->inner_dst, alen) <= 0;
+	memcpy(conv + 1, fwd ? p->inner_src : p->inner_dst, alen);
+	memcpy(conv + 17, fwd ? p->inner_dst : p->inner_src, alen);
+	e = topn_add(a->hosts, src, b);
+	e->val[0] += b;
+	e->val[2] += scale;
+	e = topn_add(a->hosts, dst, b);
+	e->val[1] += b;
+	e->val[3] += scale;
+	e = topn_add(a->convs, conv, b);
+	e->val[fwd ? 0 : 1] += b;
+	e->val[fwd ? 2 : 3] += scale;
+}
+
 void
 traffic_agg_add(struct traffic_agg *a, enum decode_result r, const struct decode_pkt *p,
                 uint32_t wirelen, uint32_t scale)
@@ -331,7 +361,7 @@ traffic_agg_add(struct traffic_agg *a, enum decode_result r, const struct decode
 	a->ip_pkts += scale;
 	if (p->flags & DECODE_F_FRAGMENT)
 		a->fragments += scale;
-	if (p->flags & DECODE_F_TUNNEL)
+	if (p->flags & (DECODE_F_TUNNEL | DECODE_F_INNER))
 		a->tunnels += scale;
 	if (p->flags & DECODE_F_L4_CUT)
 		a->l4_cut += scale;
@@ -385,6 +415,8 @@ traffic_agg_add(struct traffic_agg *a, enum decode_result r, const struct decode
 	e->val[1] += scale;
 	if (to_server)
 		e->val[2] += b;
+	if (p->flags & DECODE_F_INNER)
+		add_inner(a, p, b, scale);
 }
 
 static void

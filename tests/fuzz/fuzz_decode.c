@@ -44,6 +44,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = decode_packet(link, copy, size - 1, &p);
 	if (r == DECODE_OK && (p.l3_off >= size - 1 || (p.l4_off && p.l4_off >= size - 1)))
 		abort();
+	if ((p.flags & DECODE_F_INNER) && (p.inner_off <= p.l4_off || p.inner_off >= size - 1 ||
+	                                   (p.inner_family != 4 && p.inner_family != 6)))
+		abort();
 	traffic_agg_frame(agg, (uint32_t)size);
 	traffic_agg_add(agg, r, &p, (uint32_t)size, 1 + (data[0] >> 7));
 	if (++n % 1024 == 0) {

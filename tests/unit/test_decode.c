@@ -365,6 +365,73 @@ test_mpls_and_pppoe(void **state)
 	assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, f.b, f.n, &p), DECODE_NOT_IP);
 }
 
+/* RFC 7510: the frame is the outer UDP packet; the IP packet under the
+ * labels adds its addresses (tshark counts them as endpoints too). */
+static void
+test_mpls_over_udp(void **state)
+{
+	struct frame f = {.n = 0};
+	struct decode_pkt p;
+	size_t inner;
+
+	eth(&f, 0x0800);
+	ipv4(&f, 17, 0, 0, 8 + 8 + 40);
+	udp(&f, 58699, 6635);
+	put(&f, "\x00\x01\x00\x40", 4);
+	put(&f, "\x00\x15\x01\x3f", 4); /* label 21, bottom of stack */
+	inner = f.n;
+	ipv6(&f, 6, 20);
+	tcp(&f, 40000, 443, 0x02);
+	assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, f.b, f.n, &p), DECODE_OK);
+	assert_int_equal(p.family, 4);
+	assert_int_equal(p.proto, 17);
+	assert_int_equal(p.dport, 6635);
+	assert_int_equal(p.src[0], 10);
+	assert_true(p.flags & DECODE_F_INNER);
+	assert_false(p.flags & DECODE_F_TUNNEL);
+	assert_int_equal(p.inner_family, 6);
+	assert_int_equal(p.inner_proto, 6);
+	assert_int_equal(p.inner_off, inner);
+	assert_int_equal(p.inner_src[0], 0x20);
+	assert_int_equal(p.inner_src[15], 1);
+	assert_int_equal(p.inner_dst[15], 2);
+
+	/* the inner header cut short: the outer packet alone */
+	assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, f.b, inner + 20, &p), DECODE_OK);
+	assert_false(p.flags & DECODE_F_INNER);
+	assert_int_equal(p.dport, 6635);
+
+	/* a pseudowire control word (nibble 0) is not IP: nothing inside */
+	f.b[inner] = 0x00;
+	assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, f.b, f.n, &p), DECODE_OK);
+	assert_false(p.flags & DECODE_F_INNER);
+
+	/* the source port may be 6635 too; other ports are plain UDP */
+	f.b[inner] = 0x60;
+	f.b[14 + 20] = 6635 >> 8, f.b[14 + 21] = 6635 & 0xff;
+	f.b[14 + 22] = 0x30, f.b[14 + 23] = 0x39;
+	assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, f.b, f.n, &p), DECODE_OK);
+	assert_true(p.flags & DECODE_F_INNER);
+	f.b[14 + 20] = 0x30;
+	assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, f.b, f.n, &p), DECODE_OK);
+	assert_false(p.flags & DECODE_F_INNER);
+
+	/* one level deep: MPLS over UDP inside MPLS over UDP stops at the first */
+	f.n = 0;
+	eth(&f, 0x0800);
+	ipv4(&f, 17, 0, 0, 8 + 4 + 20 + 8 + 4 + 20);
+	udp(&f, 50000, 6635);
+	put(&f, "\x00\x15\x01\x3f", 4);
+	ipv4(&f, 17, 0, 0, 8 + 4 + 20);
+	udp(&f, 50001, 6635);
+	put(&f, "\x00\x16\x01\x3f", 4);
+	ipv4(&f, 1, 0, 0, 0);
+	assert_int_equal(decode_packet(DECODE_LINK_ETHERNET, f.b, f.n, &p), DECODE_OK);
+	assert_true(p.flags & DECODE_F_INNER);
+	assert_int_equal(p.inner_proto, 17);
+	assert_int_equal(p.inner_off, 14 + 20 + 8 + 4);
+}
+
 static void
 test_malformed(void **state)
 {
@@ -418,6 +485,7 @@ main(void)
 	    cmocka_unit_test(test_ipv4_fragments),
 	    cmocka_unit_test(test_tunnels_counted_as_such),
 	    cmocka_unit_test(test_mpls_and_pppoe),
+	    cmocka_unit_test(test_mpls_over_udp),
 	    cmocka_unit_test(test_malformed),
 	};
 
