@@ -10,7 +10,6 @@
  */
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
-#include <net-snmp/library/large_fd_set.h>
 /* net-snmp names PDU fields with these macros; they would rewrite
  * struct lw_device's members of the same names. */
 #undef max_repetitions
@@ -29,6 +28,7 @@
 
 #include "counter.h"
 #include "log.h"
+#include "snmp_ev.h"
 #include "snmp_poll.h"
 #include "snmp_profile.h"
 
@@ -198,10 +198,8 @@ struct dev {
 	const struct lw_device *cfg;
 	char *name;
 	void *sess;
-	int fd;
-	netsnmp_large_fd_set fds;
-	bool fds_init;
-	struct event *ev_read, *ev_tmo, *ev_poll;
+	struct snmp_ev ev; /* the session on the loop */
+	struct event *ev_poll;
 	bool engine_known;
 	bool closing;
 	bool no_uptime_vb; /* agent refuses sysUpTime in walks */
@@ -2065,38 +2063,9 @@ on_snmp(int op, netsnmp_session *s, int reqid, netsnmp_pdu *pdu, void *magic)
 static void
 dev_rearm(struct dev *d)
 {
-	struct timeval tv = {0, 0};
-	int numfds = 0, block = 1;
-
 	if (d->sess == NULL || d->closing)
 		return;
-	snmp_sess_select_info2_flags(d->sess, &numfds, &d->fds, &tv, &block,
-	                             NETSNMP_SELECT_NOALARMS);
-	if (block) {
-		evtimer_del(d->ev_tmo);
-		return;
-	}
-	evtimer_add(d->ev_tmo, &tv);
-}
-
-static void
-on_read(evutil_socket_t fd, short what, void *arg)
-{
-	struct dev *d = arg;
-
-	NETSNMP_LARGE_FD_ZERO(&d->fds);
-	NETSNMP_LARGE_FD_SET(fd, &d->fds);
-	snmp_sess_read2(d->sess, &d->fds);
-	dev_rearm(d);
-}
-
-static void
-on_tmo(evutil_socket_t fd, short what, void *arg)
-{
-	struct dev *d = arg;
-
-	snmp_sess_timeout(d->sess);
-	dev_rearm(d);
+	snmp_ev_rearm(&d->ev);
 }
 
 static int64_t
@@ -2268,7 +2237,6 @@ dev_open(struct dev *d, char *err, size_t errlen)
 {
 	const struct lw_device *c = d->cfg;
 	netsnmp_session s;
-	netsnmp_transport *tr;
 	char peer[300];
 	int rc = -1;
 
@@ -2313,18 +2281,8 @@ dev_open(struct dev *d, char *err, size_t errlen)
 	/* net-snmp clears DONT_PROBE when it opens the session; without it the
 	 * first v3 send would run a blocking engine probe on the loop. */
 	snmp_sess_session(d->sess)->flags |= SNMP_FLAGS_DONT_PROBE;
-	tr = snmp_sess_transport(d->sess);
-	if (tr == NULL || tr->sock < 0) {
-		snprintf(err, errlen, "SNMP session to %s has no socket", peer);
-		goto out;
-	}
-	d->fd = tr->sock;
-	netsnmp_large_fd_set_init(&d->fds, d->fd + 1);
-	d->fds_init = true;
-	d->ev_read = event_new(d->p->base, d->fd, EV_READ | EV_PERSIST, on_read, d);
-	d->ev_tmo = evtimer_new(d->p->base, on_tmo, d);
-	if (d->ev_read == NULL || d->ev_tmo == NULL || event_add(d->ev_read, NULL) != 0) {
-		snprintf(err, errlen, "cannot watch the SNMP socket");
+	if (snmp_ev_open(&d->ev, d->p->base, d->sess) != 0) {
+		snprintf(err, errlen, "cannot watch the socket of the SNMP session to %s", peer);
 		goto out;
 	}
 	rc = 0;
@@ -2344,14 +2302,9 @@ dev_free(struct dev *d)
 	d->closing = true;
 	if (d->ev_poll)
 		event_free(d->ev_poll);
-	if (d->ev_read)
-		event_free(d->ev_read);
-	if (d->ev_tmo)
-		event_free(d->ev_tmo);
+	snmp_ev_close(&d->ev);
 	if (d->sess)
 		snmp_sess_close(d->sess);
-	if (d->fds_init)
-		netsnmp_large_fd_set_cleanup(&d->fds);
 	if (d->held)
 		snmp_free_pdu(d->held);
 	jobs_free(d);
@@ -2391,7 +2344,6 @@ dev_new(struct snmp_poller *p, const struct lw_device *c, char *err, size_t errl
 	}
 	d->p = p;
 	d->cfg = c;
-	d->fd = -1;
 	d->name = strdup(c->name);
 	if (d->name == NULL) {
 		snprintf(err, errlen, "out of memory");

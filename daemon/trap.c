@@ -9,11 +9,11 @@
 
 #include <event2/event.h>
 #include <jansson.h>
-#include <net-snmp/library/large_fd_set.h>
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
 
 #include "log.h"
+#include "snmp_ev.h"
 #include "trap.h"
 
 /* lwNotifyObjects members: linewatchMIB.1.1.N */
@@ -67,10 +67,7 @@ struct trap_sender {
 	int retries;
 
 	void *sess;
-	int fd;
-	netsnmp_large_fd_set fds;
-	bool fds_init;
-	struct event *ev_read, *ev_tmo;
+	struct snmp_ev ev; /* the session on the loop */
 	bool engine_known; /* v3 informs: the manager's engine ID */
 	bool closing;
 
@@ -621,58 +618,19 @@ session_clear(netsnmp_session *s)
 static void
 rearm(struct trap_sender *t)
 {
-	struct timeval tv = {0, 0};
-	int numfds = 0, block = 1;
-
 	if (t->sess == NULL || t->closing)
 		return;
-	snmp_sess_select_info2_flags(t->sess, &numfds, &t->fds, &tv, &block,
-	                             NETSNMP_SELECT_NOALARMS);
-	if (block)
-		evtimer_del(t->ev_tmo);
-	else
-		evtimer_add(t->ev_tmo, &tv);
-}
-
-static void
-on_read(evutil_socket_t fd, short what, void *arg)
-{
-	struct trap_sender *t = arg;
-
-	NETSNMP_LARGE_FD_ZERO(&t->fds);
-	NETSNMP_LARGE_FD_SET(fd, &t->fds);
-	snmp_sess_read2(t->sess, &t->fds);
-	rearm(t);
-}
-
-static void
-on_tmo(evutil_socket_t fd, short what, void *arg)
-{
-	struct trap_sender *t = arg;
-
-	snmp_sess_timeout(t->sess);
-	rearm(t);
+	snmp_ev_rearm(&t->ev);
 }
 
 static void
 session_close(struct trap_sender *t)
 {
 	t->closing = true;
-	if (t->ev_read) {
-		event_free(t->ev_read);
-		t->ev_read = NULL;
-	}
-	if (t->ev_tmo) {
-		event_free(t->ev_tmo);
-		t->ev_tmo = NULL;
-	}
+	snmp_ev_close(&t->ev);
 	if (t->sess) {
 		snmp_sess_close(t->sess);
 		t->sess = NULL;
-	}
-	if (t->fds_init) {
-		netsnmp_large_fd_set_cleanup(&t->fds);
-		t->fds_init = false;
 	}
 	t->engine_known = false;
 	t->closing = false;
@@ -773,16 +731,9 @@ session_open(struct trap_sender *t, char *err, size_t errlen)
 	 * probe synchronously inside the first send: keep it */
 	if (t->auth.version == LW_SNMP_V3 && t->inform)
 		snmp_sess_session(t->sess)->flags |= SNMP_FLAGS_DONT_PROBE;
-	if ((t->fd = tr->sock) < 0) {
-		snprintf(err, errlen, "the SNMP session to %s has no socket", t->target);
-		goto out;
-	}
-	netsnmp_large_fd_set_init(&t->fds, t->fd + 1);
-	t->fds_init = true;
-	t->ev_read = event_new(t->base, t->fd, EV_READ | EV_PERSIST, on_read, t);
-	t->ev_tmo = evtimer_new(t->base, on_tmo, t);
-	if (t->ev_read == NULL || t->ev_tmo == NULL || event_add(t->ev_read, NULL) != 0) {
-		snprintf(err, errlen, "cannot watch the SNMP socket");
+	if (snmp_ev_open(&t->ev, t->base, t->sess) != 0) {
+		snprintf(err, errlen, "cannot watch the socket of the SNMP session to %s",
+		         t->target);
 		goto out;
 	}
 	t->engine_known = t->auth.version != LW_SNMP_V3 || !t->inform;
@@ -813,7 +764,6 @@ trap_new(struct event_base *base, const struct lw_upstream *u, const struct trap
 	trap_lib_init();
 	t->base = base;
 	t->env = env;
-	t->fd = -1;
 	t->name = dup_or_null(u->name);
 	t->target = dup_or_null(u->target);
 	t->auth.version = u->auth.version;
