@@ -53,6 +53,7 @@ struct gjob {
 	struct evhttp_request *req;
 	struct evhttp_connection *conn;
 	char *key;
+	char *file; /* the RRD file drawn */
 	int argc;
 	char args[MAX_ARGS][ARG_LEN];
 	unsigned char *png;
@@ -72,6 +73,8 @@ struct graph {
 	struct gjobq todo; /* loop -> thread */
 	struct gjobq done; /* thread -> loop */
 	int stopping;
+	void (*sync)(const char *file, void *arg);
+	void *sync_arg;
 	size_t queued;
 	struct cached cache[CACHE_SLOTS];
 	unsigned long rendered, refused, cache_hits;
@@ -130,6 +133,7 @@ static void
 job_free(struct gjob *j)
 {
 	free(j->key);
+	free(j->file);
 	free(j->png);
 	free(j);
 }
@@ -177,9 +181,14 @@ render_thread(void *arg)
 			pthread_cond_wait(&g->cv, &g->mu);
 		if (g->stopping)
 			break;
+		void (*sync)(const char *, void *) = g->sync;
+		void *sync_arg = g->sync_arg;
+
 		j = TAILQ_FIRST(&g->todo);
 		TAILQ_REMOVE(&g->todo, j, entry);
 		pthread_mutex_unlock(&g->mu);
+		if (sync != NULL)
+			sync(j->file, sync_arg);
 		render(j);
 		pthread_mutex_lock(&g->mu);
 		TAILQ_INSERT_TAIL(&g->done, j, entry);
@@ -507,7 +516,9 @@ graph_cb(struct evhttp_request *req, const char *rest, void *arg)
 		return;
 	}
 	struct gjob *j = calloc(1, sizeof(*j));
-	if (j == NULL || (j->key = strdup(uri)) == NULL) {
+	if (j == NULL || (j->key = strdup(uri)) == NULL || (j->file = strdup(file)) == NULL) {
+		if (j != NULL)
+			free(j->key);
 		free(j);
 		evhttp_send_error(req, 500, NULL);
 		return;
@@ -560,6 +571,15 @@ graph_new(struct event_base *base, struct lw_http *h, const struct lw_config *co
 		return NULL;
 	}
 	return g;
+}
+
+void
+graph_set_sync(struct graph *g, void (*sync)(const char *file, void *arg), void *arg)
+{
+	pthread_mutex_lock(&g->mu);
+	g->sync = sync;
+	g->sync_arg = arg;
+	pthread_mutex_unlock(&g->mu);
 }
 
 void

@@ -10,6 +10,9 @@ struct graph;
 struct graph *graph_new(struct event_base *base, struct lw_http *h,
                         const struct lw_config *const *cfgp);
 void graph_free(struct graph *g);
+/* Called on the graph thread with an RRD file's path before it is read, so
+ * its owner can write rows it holds (see rrd_store_sync_file()). */
+void graph_set_sync(struct graph *g, void (*sync)(const char *file, void *arg), void *arg);
 
 struct graph_stats {
 	unsigned long rendered, refused, cache_hits, queued;

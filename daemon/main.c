@@ -261,9 +261,19 @@ rrd_metrics(struct evbuffer *b, void *arg)
 	metrics_family(b, "linewatch_rrd_dropped_total", "counter",
 	               "Samples dropped because the RRD queue was full.");
 	metrics_value(b, "linewatch_rrd_dropped_total", (double)st.dropped, (const char *)NULL);
+	metrics_family(b, "linewatch_rrd_held_rows", "gauge",
+	               "RRD rows held for a batched write (rrd-write-delay).");
+	metrics_value(b, "linewatch_rrd_held_rows", (double)st.held, (const char *)NULL);
 	metrics_family(b, "linewatch_rrd_errors_total", "counter",
 	               "Failed RRD creates or updates.");
 	metrics_value(b, "linewatch_rrd_errors_total", (double)st.errors, (const char *)NULL);
+}
+
+/* On the graph thread: a graph shows the rows held for its file too. */
+static void
+graph_sync_rrd(const char *file, void *arg)
+{
+	rrd_store_sync_file(arg, file, 3000);
 }
 
 static void
@@ -409,6 +419,7 @@ modules_start(struct lwd *d)
 	d->graph = graph_new(d->base, d->http, cfgp);
 	if (d->auth == NULL || d->static_files == NULL || d->graph == NULL)
 		return -1;
+	graph_set_sync(d->graph, graph_sync_rrd, d->rrd);
 	if ((d->pages = pages_new(d->http, d->state, d->auth, cfgp)) == NULL ||
 	    (d->pages_tickets =
 	         pages_tickets_new(d->http, d->pages, d->incidents, d->auth, cfgp)) == NULL)
@@ -462,13 +473,14 @@ modules_stop(struct lwd *d)
 	d->notify = NULL;
 	db_close(d->db); /* after every user: drains the last writes */
 	d->db = NULL;
+	graph_free(d->graph); /* its thread asks rrd_store for held rows */
+	d->graph = NULL;
 	rrd_store_free(d->rrd);
 	d->rrd = NULL;
 	api_links_free();
 	metrics_free(d->metrics);
 	pages_tickets_free(d->pages_tickets);
 	pages_free(d->pages);
-	graph_free(d->graph);
 	static_files_free(d->static_files);
 	auth_free(d->auth);
 }

@@ -55,6 +55,10 @@
 #define FOREIGN_RECHECK_S 60 /* look at a foreign file again after */
 #define FILE_BUCKETS 1024
 #define LINE_MAX_LEN 2048
+/* Rows of one file written by one librrd call at most: each call maps the
+ * file and faults in its header and archive rows (~300 us for our layout),
+ * so 64 rows cost about what 3 single rows do. */
+#define HOLD_MAX_ROWS 64
 
 /* snmp_poll.h lists what the poller publishes. */
 static const char *const iface_ds[] = {
@@ -98,14 +102,15 @@ struct jval {
 	bool valid;
 };
 
-/* One sample on its way to the writer. */
+/* One sample on its way to the writer; one allocation sized to its metrics
+ * (a cycle of thousands of interfaces sits in the queue at once). */
 struct job {
 	enum lw_subject kind;
 	unsigned step;
 	struct timeval ts;
-	size_t nvals;
-	struct jval vals[RRD_STORE_MAX_DS];
-	char path[];
+	size_t nvals, cap;
+	struct jval *vals; /* cap of them, right after the struct */
+	char *path;        /* after vals */
 };
 
 enum rf_state { RF_UNKNOWN = 0, RF_OK, RF_FOREIGN };
@@ -113,10 +118,16 @@ enum rf_state { RF_UNKNOWN = 0, RF_OK, RF_FOREIGN };
 /* What the writer knows about one file; writer thread only. */
 struct rfile {
 	struct rfile *next;
+	size_t held_cap;
 	enum rf_state state;
 	size_t nds;
-	char ds[RRD_STORE_MAX_DS][RRD_STORE_DS_LEN]; /* in file order */
+	char (*ds)[RRD_STORE_DS_LEN]; /* nds, in file order */
 	double last_ts;
+	/* Direct writes: rows held for one rrd_updatex_r call (see rrd_store.h). */
+	char *held;      /* NUL-terminated update lines, one after the other */
+	size_t held_len; /* bytes used in held */
+	unsigned nheld;  /* lines in held */
+	double held_due; /* monotonic time to write them */
 	time_t recheck_at;
 	bool failing;        /* a failure was logged, success not yet */
 	bool foreign_logged; /* the layout warning was logged */
@@ -127,15 +138,21 @@ struct rfile {
 /* Writer thread state. */
 struct writer {
 	struct rfile *files[FILE_BUCKETS];
-	char *addr; /* rrdcached, NULL = direct */
-	bool tcp;   /* paths relative to the rrd directory */
+	double delay_s;   /* hold direct writes this long; 0 = write each row */
+	double next_due;  /* earliest held_due of any file, 0 = none */
+	uint64_t written; /* rows written since the counters were last taken */
+	uint64_t errors;  /* rows lost to failed writes, likewise */
+	uint64_t skipped; /* held rows refused as not newer, likewise */
+	uint64_t nheld;   /* rows held in all files */
+	char *addr;       /* rrdcached, NULL = direct */
+	bool tcp;         /* paths relative to the rrd directory */
 	uint64_t gen;
 	bool connected;
 	bool down_logged;
 	time_t next_connect;
 };
 
-enum outcome { OUT_WRITTEN, OUT_SKIPPED, OUT_ERROR, OUT_OPENED };
+enum outcome { OUT_WRITTEN, OUT_SKIPPED, OUT_ERROR, OUT_OPENED, OUT_HELD };
 
 struct rrd_store {
 	struct lw_bus *bus;
@@ -151,7 +168,10 @@ struct rrd_store {
 	size_t qhead, qlen;
 	char *addr;
 	uint64_t addr_gen;
+	int64_t delay_ms;
 	uint64_t flush_req, flush_done;
+	char sync_path[PATH_MAX]; /* a reader wants this file's held rows written */
+	uint64_t sync_req, sync_done;
 	bool stop;
 	bool full_logged;
 	uint64_t dropped_at_full;
@@ -390,7 +410,7 @@ ds_set(char *dst, const char *src)
 static void
 job_add(struct job *j, const char *ds, double v, bool valid)
 {
-	if (ds[0] == '\0' || j->nvals == RRD_STORE_MAX_DS)
+	if (ds[0] == '\0' || j->nvals == j->cap)
 		return;
 	for (size_t i = 0; i < j->nvals; i++)
 		if (strcmp(j->vals[i].ds, ds) == 0)
@@ -405,11 +425,16 @@ static struct job *
 job_new(const struct lw_sample *s, const char *path)
 {
 	size_t plen = strlen(path) + 1;
-	struct job *j = malloc(sizeof(*j) + plen);
+	size_t cap = s->nmetrics + (s->kind == LW_SUBJ_PROBE ? 1 : 0);
+	struct job *j;
 	char ds[RRD_STORE_DS_LEN];
 
-	if (j == NULL)
+	cap = cap < RRD_STORE_MAX_DS ? cap : RRD_STORE_MAX_DS;
+	if ((j = malloc(sizeof(*j) + cap * sizeof(struct jval) + plen)) == NULL)
 		return NULL;
+	j->cap = cap;
+	j->vals = (struct jval *)(j + 1);
+	j->path = (char *)(j->vals + cap);
 	j->kind = s->kind;
 	j->step = step_of(s);
 	j->ts = s->ts;
@@ -484,6 +509,15 @@ mono_now(void)
 	return ts.tv_sec;
 }
 
+static double
+mono_dnow(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static unsigned
 path_hash(const char *s)
 {
@@ -495,15 +529,23 @@ path_hash(const char *s)
 }
 
 static struct rfile *
+file_find(struct writer *w, const char *path)
+{
+	for (struct rfile *f = w->files[path_hash(path)]; f != NULL; f = f->next)
+		if (strcmp(f->path, path) == 0)
+			return f;
+	return NULL;
+}
+
+static struct rfile *
 file_get(struct writer *w, const char *path)
 {
 	unsigned h = path_hash(path);
 	struct rfile *f;
 	size_t plen;
 
-	for (f = w->files[h]; f != NULL; f = f->next)
-		if (strcmp(f->path, path) == 0)
-			return f;
+	if ((f = file_find(w, path)) != NULL)
+		return f;
 	plen = strlen(path) + 1;
 	if ((f = calloc(1, sizeof(*f) + plen)) == NULL)
 		return NULL;
@@ -521,6 +563,8 @@ files_free(struct writer *w)
 			struct rfile *f = w->files[i];
 
 			w->files[i] = f->next;
+			free(f->ds);
+			free(f->held);
 			free(f);
 		}
 	}
@@ -692,6 +736,20 @@ new_layout(const struct job *j, char (*ds)[RRD_STORE_DS_LEN])
 	return n;
 }
 
+/* The file's data sources, in file order, in an allocation of their size. */
+static int
+file_set_ds(struct rfile *f, char (*ds)[RRD_STORE_DS_LEN], size_t n)
+{
+	char(*nds)[RRD_STORE_DS_LEN] = realloc(f->ds, n * RRD_STORE_DS_LEN);
+
+	if (nds == NULL)
+		return -1;
+	memcpy(nds, ds, n * RRD_STORE_DS_LEN);
+	f->ds = nds;
+	f->nds = n;
+	return 0;
+}
+
 static enum outcome
 file_create(struct rrd_store *rs, struct rfile *f, const struct job *j, bool *created)
 {
@@ -753,8 +811,10 @@ file_create(struct rrd_store *rs, struct rfile *f, const struct job *j, bool *cr
 	}
 	*created = true;
 	log_info("rrd: created %s (step %us, %zu data sources)", f->path, j->step, nds);
-	memcpy(f->ds, ds, sizeof(ds));
-	f->nds = nds;
+	if (file_set_ds(f, ds, nds) == -1) {
+		file_fail(f, "remember the layout of", strerror(errno));
+		return OUT_ERROR;
+	}
 	f->last_ts = (double)last_up;
 	f->state = RF_OK;
 	file_good(f);
@@ -878,9 +938,14 @@ file_check(struct rfile *f, const struct job *j, const rrd_info_t *info)
 		f->foreign_logged = true;
 		return OUT_SKIPPED;
 	}
+	char ordered[RRD_STORE_MAX_DS][RRD_STORE_DS_LEN];
+
 	for (size_t i = 0; i < n; i++)
-		ds_set(f->ds[idx[i]], ds[i]);
-	f->nds = n;
+		ds_set(ordered[idx[i]], ds[i]);
+	if (file_set_ds(f, ordered, n) == -1) {
+		file_fail(f, "remember the layout of", strerror(errno));
+		return OUT_ERROR;
+	}
 	f->last_ts = last;
 	f->state = RF_OK;
 	if (f->foreign_logged)
@@ -968,6 +1033,99 @@ note_extra(struct rfile *f, const struct job *j)
 	}
 }
 
+/* Write a file's held rows in one librrd call.  A failure loses them (and
+ * is logged once per file, like a failed single row): holding them longer
+ * would let a full disk grow our memory. */
+static void
+file_write_held(struct rrd_store *rs, struct rfile *f)
+{
+	struct writer *w = &rs->w;
+	const char *argv[HOLD_MAX_ROWS];
+	const char *p = f->held;
+	unsigned n;
+
+	if (f->nheld == 0)
+		return;
+	for (n = 0; n < f->nheld; n++) {
+		argv[n] = p;
+		p += strlen(p) + 1;
+	}
+	rrd_clear_error();
+	if (rrd_updatex_r(f->path, NULL, 0, (int)n, argv) == 0) {
+		w->written += n;
+		file_good(f);
+	} else if (strstr(rrd_err(), "illegal attempt to update") != NULL) {
+		w->skipped += n; /* someone else wrote newer rows meanwhile */
+	} else {
+		w->errors += n;
+		file_fail(f, "write", rrd_err());
+	}
+	w->nheld -= f->nheld;
+	free(f->held);
+	f->held = NULL;
+	f->held_len = f->held_cap = 0;
+	f->nheld = 0;
+}
+
+/* Keep a row for the file's next write.  Files are spread over a fifth of
+ * the delay so that a cycle of thousands of interfaces polled together is
+ * not written in one burst every delay. */
+static enum outcome
+file_hold(struct rrd_store *rs, struct rfile *f, const char *line, double ts)
+{
+	struct writer *w = &rs->w;
+	size_t n = strlen(line) + 1;
+
+	if (f->nheld == HOLD_MAX_ROWS)
+		file_write_held(rs, f);
+	if (f->held_len + n > f->held_cap) {
+		size_t cap = f->held_cap ? f->held_cap * 2 : 4 * n;
+		char *h;
+
+		while (cap < f->held_len + n)
+			cap *= 2;
+		if ((h = realloc(f->held, cap)) == NULL) {
+			log_warn("rrd: %s", f->path);
+			return OUT_ERROR;
+		}
+		f->held = h;
+		f->held_cap = cap;
+	}
+	memcpy(f->held + f->held_len, line, n);
+	f->held_len += n;
+	if (f->nheld++ == 0) {
+		double spread = w->delay_s / 5 * (double)(path_hash(f->path) % 64) / 64;
+
+		f->held_due = mono_dnow() + w->delay_s - spread;
+		if (w->next_due == 0 || f->held_due < w->next_due)
+			w->next_due = f->held_due;
+	}
+	w->nheld++;
+	f->last_ts = ts;
+	return OUT_HELD;
+}
+
+/* Write the held rows that are due (all of them when asked) and work out
+ * when the next ones are. */
+static void
+writer_write_held(struct rrd_store *rs, bool all)
+{
+	struct writer *w = &rs->w;
+	double now = mono_dnow(), next = 0;
+
+	for (size_t i = 0; i < FILE_BUCKETS; i++) {
+		for (struct rfile *f = w->files[i]; f != NULL; f = f->next) {
+			if (f->nheld == 0)
+				continue;
+			if (all || f->held_due <= now)
+				file_write_held(rs, f);
+			else if (next == 0 || f->held_due < next)
+				next = f->held_due;
+		}
+	}
+	w->next_due = next;
+}
+
 static enum outcome
 writer_job(struct rrd_store *rs, const struct job *j, bool *created)
 {
@@ -1002,6 +1160,8 @@ writer_job(struct rrd_store *rs, const struct job *j, bool *created)
 		file_fail(f, "write", "update line too long");
 		return OUT_ERROR;
 	}
+	if (w->addr == NULL && w->delay_s > 0)
+		return file_hold(rs, f, line, ts);
 
 	rrd_clear_error();
 	if (w->addr != NULL)
@@ -1028,7 +1188,11 @@ writer_flush(struct rrd_store *rs)
 {
 	struct writer *w = &rs->w;
 
-	if (w->addr == NULL || !w->connected)
+	if (w->addr == NULL) {
+		writer_write_held(rs, true);
+		return;
+	}
+	if (!w->connected)
 		return;
 	for (size_t i = 0; i < FILE_BUCKETS; i++) {
 		for (struct rfile *f = w->files[i]; f != NULL; f = f->next) {
@@ -1057,7 +1221,9 @@ writer_set_addr(struct rrd_store *rs, char *addr)
 {
 	struct writer *w = &rs->w;
 
-	if (w->addr != NULL)
+	if (w->addr == NULL)
+		writer_write_held(rs, true);
+	else
 		rrdc_disconnect();
 	free(w->addr);
 	w->addr = addr;
@@ -1084,6 +1250,8 @@ count(struct rrd_store *rs, enum outcome o, bool created)
 	case OUT_SKIPPED:
 		rs->st.skipped++;
 		break;
+	case OUT_HELD:
+		break;
 	default:
 		rs->st.errors++;
 		break;
@@ -1092,22 +1260,80 @@ count(struct rrd_store *rs, enum outcome o, bool created)
 		rs->st.created++;
 }
 
+/* Under the mutex: what the writer did with held rows, into the stats. */
+static void
+count_held(struct rrd_store *rs)
+{
+	struct writer *w = &rs->w;
+
+	rs->st.written += w->written;
+	rs->st.errors += w->errors;
+	rs->st.skipped += w->skipped;
+	rs->st.held = w->nheld;
+	w->written = w->errors = w->skipped = 0;
+}
+
+/* Under the mutex: a reader asked for one file's held rows; write them once
+ * the queue is empty, so they include the newest sample. */
+static void
+writer_sync(struct rrd_store *rs)
+{
+	char path[PATH_MAX];
+	uint64_t req = rs->sync_req;
+	struct rfile *f;
+
+	memcpy(path, rs->sync_path, sizeof(path));
+	pthread_mutex_unlock(&rs->mtx);
+	if ((f = file_find(&rs->w, path)) != NULL)
+		file_write_held(rs, f);
+	pthread_mutex_lock(&rs->mtx);
+	count_held(rs);
+	rs->sync_done = req;
+	pthread_cond_broadcast(&rs->done);
+}
+
+/* Under the mutex: sleep until there is work or held rows are due. */
+static void
+writer_wait(struct rrd_store *rs)
+{
+	struct timespec ts;
+	double due = rs->w.next_due;
+
+	if (due == 0) {
+		pthread_cond_wait(&rs->work, &rs->mtx);
+		return;
+	}
+	ts.tv_sec = (time_t)due;
+	ts.tv_nsec = (long)((due - (double)ts.tv_sec) * 1e9);
+	pthread_cond_timedwait(&rs->work, &rs->mtx, &ts);
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct rrd_store *rs = arg;
+	struct writer *w = &rs->w;
 
 	pthread_mutex_lock(&rs->mtx);
 	for (;;) {
-		if (rs->addr_gen != rs->w.gen) {
+		w->delay_s = rs->addr == NULL ? (double)rs->delay_ms / 1000 : 0;
+		if (rs->addr_gen != w->gen) {
 			char *addr = rs->addr != NULL ? strdup(rs->addr) : NULL;
 
 			if (rs->addr != NULL && addr == NULL)
 				log_warn("rrd: rrdcached %s; writing directly", rs->addr);
-			rs->w.gen = rs->addr_gen;
+			w->gen = rs->addr_gen;
 			pthread_mutex_unlock(&rs->mtx);
 			writer_set_addr(rs, addr);
 			pthread_mutex_lock(&rs->mtx);
+			count_held(rs);
+			continue;
+		}
+		if (w->next_due != 0 && mono_dnow() >= w->next_due) {
+			pthread_mutex_unlock(&rs->mtx);
+			writer_write_held(rs, false);
+			pthread_mutex_lock(&rs->mtx);
+			count_held(rs);
 			continue;
 		}
 		if (rs->qlen > 0) {
@@ -1129,6 +1355,11 @@ writer_main(void *arg)
 			free(j);
 			pthread_mutex_lock(&rs->mtx);
 			count(rs, o, created);
+			count_held(rs);
+			continue;
+		}
+		if (rs->sync_done < rs->sync_req) {
+			writer_sync(rs);
 			continue;
 		}
 		if (rs->flush_done < rs->flush_req) {
@@ -1137,21 +1368,24 @@ writer_main(void *arg)
 			pthread_mutex_unlock(&rs->mtx);
 			writer_flush(rs);
 			pthread_mutex_lock(&rs->mtx);
+			count_held(rs);
 			rs->flush_done = req;
 			pthread_cond_broadcast(&rs->done);
 			continue;
 		}
 		if (rs->stop)
 			break;
-		pthread_cond_wait(&rs->work, &rs->mtx);
+		writer_wait(rs);
 	}
 	pthread_mutex_unlock(&rs->mtx);
 
-	if (rs->w.addr != NULL)
+	if (w->addr != NULL)
 		rrdc_disconnect();
-	free(rs->w.addr);
-	rs->w.addr = NULL;
-	files_free(&rs->w);
+	else
+		writer_write_held(rs, true); /* a stop loses no history */
+	free(w->addr);
+	w->addr = NULL;
+	files_free(w);
 	return NULL;
 }
 
@@ -1221,6 +1455,21 @@ rrd_dir_prepare(const char *state_dir, const char *dir)
 	return 0;
 }
 
+/* Timed waits on the monotonic clock: a clock step must not stall writes. */
+static int
+cond_init_mono(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	int r;
+
+	if ((r = pthread_condattr_init(&a)) != 0)
+		return r;
+	if ((r = pthread_condattr_setclock(&a, CLOCK_MONOTONIC)) == 0)
+		r = pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+	return r;
+}
+
 struct rrd_store *
 rrd_store_new(struct event_base *base, struct lw_bus *bus, const struct lw_config *cfg)
 {
@@ -1253,9 +1502,10 @@ rrd_store_new(struct event_base *base, struct lw_bus *bus, const struct lw_confi
 	rs->bus = bus;
 	rs->rrd_dir_len = strlen(abs) + strlen("/rrd");
 	rs->addr_gen = 1;
+	rs->delay_ms = cfg->rrd_write_delay_ms;
 	pthread_mutex_init(&rs->mtx, NULL);
-	pthread_cond_init(&rs->work, NULL);
-	pthread_cond_init(&rs->done, NULL);
+	if (cond_init_mono(&rs->work) != 0 || cond_init_mono(&rs->done) != 0)
+		fatalx("rrd: cannot set up the writer's condition variables");
 	if ((r = start_writer(rs)) != 0) {
 		errno = r;
 		log_warn("rrd: cannot start the writer thread");
@@ -1305,6 +1555,10 @@ rrd_store_reload(struct rrd_store *rs, const struct lw_config *cfg)
 		return;
 	}
 	pthread_mutex_lock(&rs->mtx);
+	if (rs->delay_ms != cfg->rrd_write_delay_ms) {
+		rs->delay_ms = cfg->rrd_write_delay_ms;
+		pthread_cond_signal(&rs->work);
+	}
 	if (same_str(addr, rs->addr)) {
 		pthread_mutex_unlock(&rs->mtx);
 		free(addr);
@@ -1329,6 +1583,39 @@ rrd_store_flush(struct rrd_store *rs)
 	pthread_cond_signal(&rs->work);
 	while (rs->flush_done < req)
 		pthread_cond_wait(&rs->done, &rs->mtx);
+	pthread_mutex_unlock(&rs->mtx);
+}
+
+void
+rrd_store_sync_file(struct rrd_store *rs, const char *path, int timeout_ms)
+{
+	struct timespec dl;
+	uint64_t req;
+	int r = 0;
+
+	if (rs == NULL || strlen(path) >= sizeof(rs->sync_path))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&rs->mtx);
+	if (rs->addr != NULL || rs->delay_ms <= 0) {
+		pthread_mutex_unlock(&rs->mtx);
+		return; /* nothing is held: rrdcached flushes for --daemon readers */
+	}
+	while (rs->sync_done < rs->sync_req && r == 0) /* another reader's turn */
+		r = pthread_cond_timedwait(&rs->done, &rs->mtx, &dl);
+	if (r == 0) {
+		snprintf(rs->sync_path, sizeof(rs->sync_path), "%s", path);
+		req = ++rs->sync_req;
+		pthread_cond_signal(&rs->work);
+		while (rs->sync_done < req && r == 0)
+			r = pthread_cond_timedwait(&rs->done, &rs->mtx, &dl);
+	}
 	pthread_mutex_unlock(&rs->mtx);
 }
 

@@ -11,6 +11,13 @@
  * Files are written by a writer thread, directly with librrd or through
  * rrdcached when the configuration names one; the event loop only copies the
  * sample into a bounded queue.
+ *
+ * Direct writes are held per file for rrd-write-delay (or HOLD_MAX_ROWS
+ * rows) and written with one librrd call, as rrdcached does: each call maps
+ * the file and faults in its archive rows, which costs far more than the
+ * rows themselves.  A stop, a reload to rrdcached, rrd_store_flush() and a
+ * reader's rrd_store_sync_file() write them early; a crash loses at most
+ * the delay.
  */
 #ifndef LW_RRD_STORE_H
 #define LW_RRD_STORE_H
@@ -38,6 +45,7 @@ struct rrd_store_stats {
 	uint64_t errors;  /* failed creates/updates: disk full, unwritable, rrdcached down */
 	uint64_t skipped; /* not written on purpose: file of another layout, not newer */
 	uint64_t created; /* files created */
+	uint64_t held;    /* rows held for a later write (direct writes) */
 };
 
 /* Subscribes to bus.  Creates <state-dir>/rrd; NULL (logged) if it cannot. */
@@ -49,6 +57,10 @@ void rrd_store_reload(struct rrd_store *rs, const struct lw_config *cfg);
  * are flushed to disk.  For tests, shutdown and readers that need the newest
  * rows; never on a hot path. */
 void rrd_store_flush(struct rrd_store *rs);
+/* For a reader of one file (graphs, on their own thread): blocks until the
+ * rows held for it are written, at most timeout_ms.  Returns at once with
+ * rrdcached (readers pass --daemon, which flushes) or with no write delay. */
+void rrd_store_sync_file(struct rrd_store *rs, const char *path, int timeout_ms);
 /* Unsubscribes, writes what is queued, stops the writer and frees. */
 void rrd_store_free(struct rrd_store *rs);
 void rrd_store_stats(const struct rrd_store *rs, struct rrd_store_stats *out);

@@ -65,10 +65,53 @@ def check_layout(info):
 
 
 def test_probe_history_direct(tmp_path):
-    with Daemon(tmp_path, body=LINK) as d:
+    with Daemon(tmp_path, body=LINK, extra_top='rrd-write-delay = "0s"') as d:
         info = d.wait_for(lambda: loss_written(probe_file(d)), timeout=30,
                           what="a probe result in " + probe_file(d))
         check_layout(info)
+
+
+def held_rows(d):
+    status, _, body = d.request("/metrics")
+    assert status == 200
+    m = re.search(rb"^linewatch_rrd_held_rows (\S+)$", body, re.M)
+    assert m, "no linewatch_rrd_held_rows in /metrics"
+    return float(m.group(1))
+
+
+def last_update(path):
+    return float(rrd_info(path)["last_update"])
+
+
+def test_held_rows_written_for_graphs_and_at_stop(tmp_path):
+    """Direct writes are held per file (rrd-write-delay) and written together:
+    while held, the file does not move past its creation; drawing a graph of
+    it writes them first; a stop writes the rest; a short delay writes them
+    on its own."""
+    with Daemon(tmp_path, body=LINK, extra_top='rrd-write-delay = "10m"') as d:
+        path = probe_file(d)
+        d.wait_for(lambda: os.path.exists(path) and held_rows(d) >= 3, timeout=30,
+                   what="probe rows held for " + path)
+        created = last_update(path)
+        assert rrd_info(path)["ds[loss].last_ds"] == "U", "held rows reached the file"
+
+        status, hdrs, png = d.request("/graph/probe/isp-a/gw/loss.png?range=3h")
+        assert status == 200 and png.startswith(b"\x89PNG"), (status, png[:100])
+        drawn = last_update(path)
+        assert drawn >= created + 3, (created, drawn)
+        assert float(rrd_info(path)["ds[loss].last_ds"]) == 0.0
+
+        d.wait_for(lambda: held_rows(d) >= 3, timeout=30, what="more rows held")
+        assert last_update(path) == drawn
+        assert d.stop() == 0
+        assert last_update(path) >= drawn + 3, "a stop must write the held rows"
+
+    (tmp_path / "short").mkdir()
+    with Daemon(tmp_path / "short", body=LINK, extra_top='rrd-write-delay = "3s"') as d:
+        path = probe_file(d)
+        d.wait_for(lambda: os.path.exists(path) and rrd_info(path)
+                   and rrd_info(path)["ds[loss].last_ds"] != "U", timeout=30,
+                   what="rows written after a 3 s delay without any reader")
 
 
 def cached_stats(sock):

@@ -9,6 +9,7 @@ UPS has stopped answering.
 """
 import os
 import subprocess
+import urllib.parse
 import time
 
 import pytest
@@ -172,6 +173,14 @@ def test_restart_gap_and_32bit_wrap_v1(lab, daemon_in_lab):
     rrd = os.path.join(d.state, "rrd", "rtr1", "Gi1_0_1.rrd")
 
     def rrd_rows():
+        # rows are held per file (rrd-write-delay); drawing the file's graph
+        # writes them, as for a technician looking at it
+        url = d.url("/graph/interface/rtr1/" + urllib.parse.quote(WAN, safe="")
+                    + "/traffic.png?range=3h")
+        code = subprocess.run(["ip", "netns", "exec", d.netns, "curl", "-s", "--noproxy", "*",
+                               "-o", "/dev/null", "-w", "%{http_code}", url],
+                              capture_output=True, text=True, timeout=15).stdout
+        assert code == "200", f"graph of {WAN}: HTTP {code}"
         out = subprocess.run(["rrdtool", "fetch", rrd, "AVERAGE", "-s", "-300"],
                              capture_output=True, text=True, check=True).stdout.splitlines()
         col = out[0].split().index("in_bps")

@@ -555,6 +555,109 @@ test_direct(void **state)
 	assert_int_equal(st.queued, 0);
 }
 
+/* Wait until the writer has taken every queued sample. */
+static void
+wait_taken(struct fx *fx, struct rrd_store_stats *st)
+{
+	for (int i = 0; i < 1000; i++) {
+		stats(fx, st);
+		if (st->queued == 0)
+			return;
+		usleep(10000);
+	}
+	fail_msg("the writer did not take the queue within 10 s");
+}
+
+/* rrd-write-delay: rows are held per file and written together: when a
+ * reader asks for the file, when HOLD_MAX_ROWS (64) are held, on a flush. */
+static void
+test_held_rows(void **state)
+{
+	struct fx *fx = *state;
+	struct rrd_store_stats st;
+	char f[PATH_MAX];
+	time_t t0 = aligned_start();
+
+	fx->cfg.rrd_write_delay_ms = 3600 * 1000;
+	start_store(fx);
+	path_of(fx, LW_SUBJ_INTERFACE, "sw", "eth0", f);
+	for (int i = 0; i < 10; i++)
+		publish_iface(fx, "sw", "eth0", t0 + i * STEP, STEP * 1000);
+	wait_taken(fx, &st);
+	assert_int_equal(st.held, 10);
+	assert_int_equal(st.written, 0);
+	assert_int_equal(st.created, 1);
+	assert_int_equal(rrd_last_r(f), t0 - 1); /* created, nothing written yet */
+
+	rrd_store_sync_file(fx->rs, f, 5000);
+	assert_int_equal(rrd_last_r(f), t0 + 9 * STEP);
+	stats(fx, &st);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(st.written, 10);
+	rrd_store_sync_file(fx->rs, "/nonexistent.rrd", 5000); /* nothing held: at once */
+
+	for (int i = 10; i < 80; i++)
+		publish_iface(fx, "sw", "eth0", t0 + i * STEP, STEP * 1000);
+	wait_taken(fx, &st);
+	assert_int_equal(st.written, 10 + 64); /* the 65th row wrote the first 64 */
+	assert_int_equal(st.held, 6);
+	assert_int_equal(rrd_last_r(f), t0 + 73 * STEP);
+
+	rrd_store_flush(fx->rs);
+	stats(fx, &st);
+	assert_int_equal(st.written, 80);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(rrd_last_r(f), t0 + 79 * STEP);
+	assert_rows(f, "in_bps", t0 + 120, t0 + 79 * STEP, 8000);
+}
+
+/* A stop writes the held rows. */
+static void
+test_held_rows_stop(void **state)
+{
+	struct fx *fx = *state;
+	struct rrd_store_stats st;
+	char f[PATH_MAX];
+	time_t t0 = aligned_start();
+
+	fx->cfg.rrd_write_delay_ms = 3600 * 1000;
+	start_store(fx);
+	path_of(fx, LW_SUBJ_INTERFACE, "sw", "eth0", f);
+	for (int i = 0; i < 20; i++)
+		publish_iface(fx, "sw", "eth0", t0 + i * STEP, STEP * 1000);
+	wait_taken(fx, &st);
+	assert_int_equal(st.held, 20);
+	rrd_store_free(fx->rs);
+	fx->rs = NULL;
+	assert_int_equal(rrd_last_r(f), t0 + 19 * STEP);
+}
+
+/* A short delay writes them on its own. */
+static void
+test_held_rows_due(void **state)
+{
+	struct fx *fx = *state;
+	struct rrd_store_stats st;
+	char f[PATH_MAX];
+	time_t t0 = aligned_start();
+
+	fx->cfg.rrd_write_delay_ms = 200;
+	start_store(fx);
+	path_of(fx, LW_SUBJ_INTERFACE, "sw", "eth0", f);
+	for (int i = 0; i < 5; i++)
+		publish_iface(fx, "sw", "eth0", t0 + i * STEP, STEP * 1000);
+	for (int i = 0; i < 500; i++) {
+		stats(fx, &st);
+		if (st.written == 5)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(st.written, 5);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(rrd_last_r(f), t0 + 4 * STEP);
+}
+
 static void
 test_rra_plan(void **state)
 {
@@ -1105,6 +1208,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_names),
+	    cmocka_unit_test_setup_teardown(test_held_rows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_held_rows_stop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_held_rows_due, setup, teardown),
 	    cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_ds_names),
 	    cmocka_unit_test_setup_teardown(test_direct, setup, teardown),
