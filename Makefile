@@ -23,11 +23,18 @@ endif
 
 PKGS   := libevent libevent_pthreads libevent_openssl netsnmp libpcap librrd sqlite3 libconfuse \
           jansson libcurl libxcrypt openssl
+# nDPI application classification (capture { applications = yes }): built
+# when libndpi is installed, NDPI=0 to leave it out, NDPI=1 to insist.
+NDPI ?= $(shell pkg-config --exists libndpi 2>/dev/null && echo 1 || echo 0)
+ifeq ($(NDPI),1)
+PKGS   += libndpi
+NDPI_DEFS := -DLW_NDPI
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= $(OPT) -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
-          -D_GNU_SOURCE -Idaemon $(SANFLAGS) $(PKG_CFLAGS) \
+          -D_GNU_SOURCE -Idaemon $(SANFLAGS) $(PKG_CFLAGS) $(NDPI_DEFS) \
           -DLW_VERSION='"$(VERSION)"' -DLW_SYSCONFDIR='"$(SYSCONFDIR)"' \
           -DLW_DATADIR='"$(DATADIR)"' -DLW_PLUGINDIR='"$(PLUGINDIR)"' -DLW_STATEDIR='"$(STATEDIR)"'
 LDFLAGS += $(SANFLAGS) -rdynamic
@@ -47,6 +54,7 @@ FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 DEPS := build-essential pkg-config clang libclang-rt-14-dev clang-format \
         libevent-dev libsnmp-dev libpcap-dev librrd-dev rrdtool rrdcached libsqlite3-dev sqlite3 \
         libconfuse-dev libjansson-dev libcurl4-openssl-dev libssl-dev libcrypt-dev libcmocka-dev \
+        libndpi-dev \
         snmpsim snmp snmpd snmptrapd smitools nftables iproute2 tcpreplay tcpdump tshark chromium \
         python3-pytest python3-requests dnsmasq monitoring-plugins-basic python3-aiosmtpd iperf3 \
         python3-selenium chromium-driver valgrind curl openssl iputils-ping time prometheus collectd-core fping darkstat nginx-light wrk procps psmisc
@@ -108,7 +116,7 @@ $(PLUGINS): $(wildcard plugins/*.h)
 unit: all $(UNIT_BINS)
 
 # libFuzzer harnesses: clang; the core is compiled once for them (no main).
-FUZZ_DEFS   := -D_GNU_SOURCE -Idaemon $(PKG_CFLAGS) -DLW_VERSION='"$(VERSION)"' \
+FUZZ_DEFS   := -D_GNU_SOURCE -Idaemon $(PKG_CFLAGS) $(NDPI_DEFS) -DLW_VERSION='"$(VERSION)"' \
                -DLW_SYSCONFDIR='"$(SYSCONFDIR)"' -DLW_DATADIR='"$(DATADIR)"' \
                -DLW_PLUGINDIR='"$(PLUGINDIR)"' -DLW_STATEDIR='"$(STATEDIR)"' -DLW_FUZZING
 FUZZ_OBJS   := $(patsubst daemon/%.c,$(BUILD)/fuzzobj/%.o,$(CORE_SRCS))

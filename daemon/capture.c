@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "appclass.h"
 #include "capture.h"
 #include "decode.h"
 #include "evidence.h"
@@ -56,6 +57,9 @@ struct capture {
 	int64_t ring_ms, evidence_after_ms, evidence_max_age_ms;
 	uint64_t evidence_max_bytes;
 	int payload;
+	int applications;
+	uint64_t memory;
+	struct traffic_budget budget;
 	pcap_t *pcap;
 	pthread_t thread;
 	int started;
@@ -64,6 +68,7 @@ struct capture {
 
 	/* capture thread only */
 	struct traffic_agg *agg;
+	struct appclass *apps; /* NULL: services named by port only */
 	struct evring *ring;
 	struct traffic_report *work;
 	uint32_t skip;
@@ -160,8 +165,14 @@ on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 	if (c->sample_n <= 1 || ++c->skip >= c->sample_n) {
 		c->skip = 0;
 		traffic_agg_add(c->agg, r, &pkt, h->len, c->sample_n);
+		if (c->apps)
+			appclass_add(c->apps, r, &pkt, bytes, h->caplen, h->len, c->sample_n,
+			             &h->ts);
 	}
 	keep = c->payload ? h->caplen : header_bytes(r, &pkt, bytes, h->caplen);
+	/* classifying captures more than the configured snaplen: not for evidence */
+	if (keep > c->snaplen)
+		keep = c->snaplen;
 	evring_push(c->ring, &h->ts, keep, h->len, bytes);
 	for (int i = 0; i < EVIDENCE_ACTIVE; i++)
 		if (c->active[i].f != NULL)
@@ -181,6 +192,8 @@ flush_interval(struct capture *c, const struct timeval *now)
 	struct pcap_stat ps;
 
 	traffic_agg_flush(c->agg, c->work);
+	if (c->apps)
+		appclass_flush(c->apps, c->work, false);
 	c->work->start = c->istart;
 	c->work->end = *now;
 	c->work->sample_n = c->sample_n;
@@ -504,14 +517,17 @@ open_pcap(struct capture *c, const struct lw_capture *cc)
 		log_warnx("capture %s: %s", c->name, err);
 		return -1;
 	}
-	pcap_set_snaplen(c->pcap, cc->snaplen);
+	/* nDPI needs payload (names in TLS hellos, HTTP requests, DNS queries) */
+	pcap_set_snaplen(c->pcap, c->apps && cc->snaplen < APPCLASS_SNAPLEN ? APPCLASS_SNAPLEN
+	                                                                    : cc->snaplen);
 	pcap_set_promisc(c->pcap, 1);
 	pcap_set_timeout(c->pcap, CAPTURE_TIMEOUT_MS);
 	/* batches of packets per wake-up: the kernel fills whole blocks */
 	pcap_set_immediate_mode(c->pcap, 0);
-	if (cc->buffer_bytes > 0)
-		pcap_set_buffer_size(c->pcap, cc->buffer_bytes > INT32_MAX ? INT32_MAX
-		                                                           : (int)cc->buffer_bytes);
+	/* the kernel ring is mmapped: resident memory, part of the budget */
+	if (pcap_set_buffer_size(
+	        c->pcap, c->budget.kernel > INT32_MAX ? INT32_MAX : (int)c->budget.kernel) != 0)
+		log_warnx("capture %s: cannot set the kernel buffer size", c->name);
 	rc = pcap_activate(c->pcap);
 	if (rc < 0) {
 		log_warnx("capture %s: cannot capture on %s: %s%s", c->name, c->interface,
@@ -563,6 +579,7 @@ capture_free(struct capture *c)
 		event_free(c->ev);
 	traffic_agg_free(c->agg);
 	evring_free(c->ring);
+	appclass_free(c->apps);
 	traffic_report_free(c->work);
 	traffic_report_free(c->ready);
 	traffic_report_free(c->latest);
@@ -602,14 +619,22 @@ capture_new(struct captures *cs, const struct lw_capture *cc)
 	c->evidence_max_bytes = cc->evidence_max_bytes;
 	c->evidence_max_age_ms = cc->evidence_max_age_ms;
 	c->payload = cc->payload;
+	c->memory = cc->memory_bytes;
 	if (!c->name || !c->interface || (cc->link && !c->link) || (cc->filter && !c->filter))
 		goto fail;
 	if (c->interval_us <= 0)
 		c->interval_us = 60000000;
-	/* the budget: a quarter for the evidence ring, the rest for the tables */
+	if (cc->applications && !appclass_available())
+		log_warnx("capture %s: applications = yes, but this linewatchd is built without "
+		          "nDPI: services are named by their well-known ports",
+		          c->name);
+	c->applications = cc->applications && appclass_available();
+	traffic_budget_split(cc->memory_bytes, cc->buffer_bytes, c->applications, &c->budget);
 	seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
-	c->agg = traffic_agg_new(cc->memory_bytes - cc->memory_bytes / 4, CAPTURE_TOP, seed);
-	c->ring = evring_new(cc->memory_bytes / 4, c->snaplen);
+	c->agg = traffic_agg_new(c->budget.tables, CAPTURE_TOP, seed);
+	c->ring = evring_new(c->budget.evidence, c->snaplen);
+	if (c->applications && (c->apps = appclass_new(c->budget.apps)) == NULL)
+		goto fail;
 	c->work = traffic_report_new(CAPTURE_TOP);
 	c->ready = traffic_report_new(CAPTURE_TOP);
 	c->latest = traffic_report_new(CAPTURE_TOP);
@@ -619,10 +644,6 @@ capture_new(struct captures *cs, const struct lw_capture *cc)
 	if (c->ev == NULL)
 		goto fail;
 	add_interface_networks(c);
-	if (cc->ndpi)
-		log_warnx("capture %s: ndpi = true, but this linewatchd is built without nDPI: "
-		          "services are named by their well-known ports",
-		          c->name);
 	return c;
 fail:
 	log_warnx("capture %s: out of memory", cc->name);
@@ -691,10 +712,25 @@ captures_start(struct event_base *base, const struct lw_config *cfg, struct lw_b
 			goto fail;
 		}
 		c->started = 1;
-		log_info("capture %s on %s: snaplen %u, sample 1/%u, interval %llds, ring %zu "
-		         "frames",
+		log_info("capture %s on %s: snaplen %u, sample 1/%u, interval %llds, memory "
+		         "%lluK: kernel buffer %lluK, evidence ring %lluK (%zu frames), tables "
+		         "%lluK",
 		         c->name, c->interface, c->snaplen, c->sample_n,
-		         (long long)(c->interval_us / 1000000), evring_slots(c->ring));
+		         (long long)(c->interval_us / 1000000),
+		         (unsigned long long)(c->memory >> 10),
+		         (unsigned long long)(c->budget.kernel >> 10),
+		         (unsigned long long)(c->budget.evidence >> 10), evring_slots(c->ring),
+		         (unsigned long long)(c->budget.tables >> 10));
+		if (c->apps) {
+			size_t nf, ns;
+
+			appclass_size(c->apps, &nf, &ns);
+			log_info("capture %s: applications by %s: %lluK for %zu flows, %zu "
+			         "classified at once; snaplen %u for it",
+			         c->name, appclass_version(),
+			         (unsigned long long)(c->budget.apps >> 10), nf, ns,
+			         c->snaplen < APPCLASS_SNAPLEN ? APPCLASS_SNAPLEN : c->snaplen);
+		}
 	}
 	return cs;
 fail:
@@ -791,6 +827,10 @@ capture_status_json(const struct capture *c, int with_report)
 	if (j == NULL)
 		return NULL;
 	json_object_set_new(j, "error", err[0] ? json_string(err) : json_null());
+	json_object_set_new(j, "memory", json_integer((json_int_t)c->memory));
+	json_object_set_new(j, "buffer", json_integer((json_int_t)c->budget.kernel));
+	json_object_set_new(j, "applications",
+	                    c->applications ? json_string(appclass_version()) : json_null());
 	if (with_report)
 		json_object_set_new(j, "latest",
 		                    c->have_latest ? traffic_report_json(c->latest) : json_null());

@@ -429,11 +429,12 @@ static cfg_opt_t capture_opts[] = {
     CFG_INT("sample", 1, CFGF_NONE),
     DUR("interval", "1m"),
     SIZE("memory", "16M"),
-    SIZE("buffer", "32M"),
+    SIZE("buffer", "0"), /* 0: a quarter of memory */
     DUR("ring", "30s"),
     DUR("evidence-after", "30s"),
     SIZE("evidence-max-size", "512M"),
     DUR("evidence-max-age", "30d"),
+    CFG_BOOL("applications", cfg_false, CFGF_NONE),
     CFG_BOOL("ndpi", cfg_false, CFGF_NONE),
     CFG_BOOL("payload", cfg_false, CFGF_NONE),
     CFG_END(),
@@ -961,14 +962,23 @@ read_capture(struct errctx *ec, cfg_t *sec, struct lw_capture *c)
 	if (c->interval_ms >= 0 && c->interval_ms < 1000)
 		report(ec, sec->line, "%s: interval must be at least 1s", what);
 	c->memory_bytes = get_u64(sec, "memory");
-	if (c->memory_bytes < 1048576)
-		report(ec, sec->line, "%s: memory must be at least 1M", what);
+	if (c->memory_bytes < 2 * 1048576)
+		report(ec, sec->line, "%s: memory must be at least 2M", what);
+	/* the kernel ring is mmapped and resident: part of memory, not on top */
 	c->buffer_bytes = get_u64(sec, "buffer");
+	if (c->buffer_bytes != 0 && c->buffer_bytes < 1048576)
+		report(ec, sec->line, "%s: buffer must be at least 1M", what);
+	else if (c->buffer_bytes != 0 && c->memory_bytes >= 2 * 1048576 &&
+	         c->buffer_bytes > c->memory_bytes - 1048576)
+		report(ec, sec->line,
+		       "%s: buffer (the kernel's packet ring) is part of memory and must leave "
+		       "at least 1M of it for the tables: raise memory or lower buffer",
+		       what);
 	c->ring_ms = get_ms(sec, "ring");
 	c->evidence_after_ms = get_ms(sec, "evidence-after");
 	c->evidence_max_bytes = get_u64(sec, "evidence-max-size");
 	c->evidence_max_age_ms = get_ms(sec, "evidence-max-age");
-	c->ndpi = cfg_getbool(sec, "ndpi");
+	c->applications = cfg_getbool(sec, "applications") || cfg_getbool(sec, "ndpi");
 	c->payload = cfg_getbool(sec, "payload");
 }
 

@@ -120,7 +120,7 @@ struct lw_capture {
 	int64_t evidence_after_ms;
 	uint64_t evidence_max_bytes;
 	int64_t evidence_max_age_ms;
-	bool ndpi;
+	bool applications; /* nDPI classification (`ndpi` is the old spelling) */
 	bool payload;
 };
 

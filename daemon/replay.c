@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "appclass.h"
 #include "config.h"
 #include "decode.h"
 #include "replay.h"
@@ -18,6 +19,7 @@ struct replay {
 	pcap_t *pcap;
 	int linktype;
 	struct traffic_agg *agg;
+	struct appclass *apps; /* NULL: not classifying */
 	struct traffic_report *rep;
 	uint32_t sample_n;
 	uint32_t skip;
@@ -35,13 +37,16 @@ replay_usage(void)
 	fprintf(stderr,
 	        "usage: linewatchd --replay FILE [-c CONFIG] [--capture NAME] [--top N]\n"
 	        "                  [--local CIDR]... [--intervals] [--table | --json]\n"
+	        "                  [--applications]\n"
 	        "  --replay FILE    pcap or pcapng file to analyse\n"
-	        "  -c CONFIG        take memory, sample and interval from a capture section\n"
+	        "  -c CONFIG        take memory, sample, interval and applications from a\n"
+	        "                   capture section\n"
 	        "  --capture NAME   which capture section (default: the first)\n"
 	        "  --top N          entries per table (default 20, 0 = all kept)\n"
 	        "  --local CIDR     local network (repeatable; default private ranges)\n"
 	        "  --intervals      one JSON line per capture interval instead of one report\n"
-	        "  --table          readable tables instead of JSON\n");
+	        "  --table          readable tables instead of JSON\n"
+	        "  --applications   name applications with nDPI (if built with it)\n");
 }
 
 static void
@@ -103,14 +108,28 @@ print_table(const struct traffic_report *r, FILE *f)
 		fprintf(f, "  %-14s %-12s %14" PRIu64 " %10" PRIu64 "\n", what, name ? name : "-",
 		        s->bytes, s->pkts);
 	}
+	if (!r->apps_valid)
+		return;
+	fprintf(f, "\napplications%33s %14s %10s %8s\n", "category", "bytes", "packets", "flows");
+	for (size_t i = 0; i < r->napps; i++) {
+		const struct traffic_app *p = &r->apps[i];
+
+		fprintf(f, "  %-28s %-16s %14" PRIu64 " %10" PRIu64 " %8" PRIu64 "\n", p->name,
+		        p->category, p->bytes, p->pkts, p->flows);
+	}
+	if (r->app_evictions)
+		fprintf(f, "  (%" PRIu64 " flows pushed out of the flow table)\n",
+		        r->app_evictions);
 }
 
 static void
-emit(struct replay *rp, const struct timeval *start, const struct timeval *end)
+emit(struct replay *rp, const struct timeval *start, const struct timeval *end, bool last)
 {
 	json_t *j;
 
 	traffic_agg_flush(rp->agg, rp->rep);
+	if (rp->apps)
+		appclass_flush(rp->apps, rp->rep, last);
 	rp->rep->start = *start;
 	rp->rep->end = *end;
 	rp->rep->sample_n = rp->sample_n;
@@ -144,7 +163,7 @@ on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 			struct timeval s = rp->first, e = {.tv_sec = rp->next_us / 1000000,
 			                                   .tv_usec = rp->next_us % 1000000};
 
-			emit(rp, &s, &e);
+			emit(rp, &s, &e, false);
 			rp->first = e;
 			while (rp->next_us <= t)
 				rp->next_us += rp->interval_us;
@@ -158,6 +177,8 @@ on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 	rp->skip = 0;
 	r = decode_packet(rp->linktype, bytes, h->caplen, &pkt);
 	traffic_agg_add(rp->agg, r, &pkt, h->len, rp->sample_n);
+	if (rp->apps)
+		appclass_add(rp->apps, r, &pkt, bytes, h->caplen, h->len, rp->sample_n, &h->ts);
 }
 
 static const struct lw_capture *
@@ -198,7 +219,7 @@ replay_run(struct replay *rp, const char *file)
 		/* a file cut in the middle of a record: report what was read */
 		fprintf(stderr, "linewatchd: %s: %s (after %" PRIu64 " packets)\n", file,
 		        pcap_geterr(rp->pcap), rp->total_pkts);
-	emit(rp, &rp->first, &rp->last);
+	emit(rp, &rp->first, &rp->last, true);
 	cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
 	fprintf(stderr,
 	        "linewatchd: replayed %" PRIu64 " packets in %.3f s of CPU (%.0f packets/s)\n",
@@ -211,20 +232,26 @@ int
 replay_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"replay", required_argument, NULL, 'r'}, {"capture", required_argument, NULL, 'n'},
-	    {"top", required_argument, NULL, 'T'},    {"local", required_argument, NULL, 'L'},
-	    {"intervals", no_argument, NULL, 'i'},    {"table", no_argument, NULL, 't'},
-	    {"json", no_argument, NULL, 'j'},         {NULL, 0, NULL, 0},
+	    {"replay", required_argument, NULL, 'r'},
+	    {"capture", required_argument, NULL, 'n'},
+	    {"top", required_argument, NULL, 'T'},
+	    {"local", required_argument, NULL, 'L'},
+	    {"intervals", no_argument, NULL, 'i'},
+	    {"table", no_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"applications", no_argument, NULL, 'a'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct replay rp = {.sample_n = 1};
 	const char *file = NULL, *cfgpath = NULL, *capname = NULL;
 	const char *locals[TRAFFIC_MAX_LOCAL];
 	size_t nlocal = 0, top = TRAFFIC_TOP_DEFAULT;
-	uint64_t memory = REPLAY_MEMORY_DEFAULT;
+	uint64_t memory = REPLAY_MEMORY_DEFAULT, buffer = 0;
+	struct traffic_budget budget;
 	int64_t interval_ms = 60000;
 	struct lw_config *cfg = NULL;
 	char *end;
-	int ch, rc;
+	int ch, rc, apps = 0;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:fd", longopts, NULL)) != -1) {
@@ -262,6 +289,9 @@ replay_main(int argc, char **argv)
 		case 'j':
 			rp.table = 0;
 			break;
+		case 'a':
+			apps = 1;
+			break;
 		case 'f':
 		case 'd':
 			break;
@@ -287,6 +317,8 @@ replay_main(int argc, char **argv)
 		}
 		if (c != NULL) {
 			memory = c->memory_bytes;
+			buffer = c->buffer_bytes;
+			apps |= c->applications;
 			rp.sample_n = c->sample_n > 1 ? (uint32_t)c->sample_n : 1;
 			interval_ms = c->interval_ms;
 		}
@@ -294,11 +326,18 @@ replay_main(int argc, char **argv)
 	}
 	if (rp.intervals)
 		rp.interval_us = interval_ms * 1000;
-	/* the live capture gives the ring a quarter of the budget; offline
-	 * there is no ring, but keep the same table sizes as live */
-	rp.agg = traffic_agg_new(memory - memory / 4, top, 0x6c696e6577617463ULL);
-	if (rp.agg == NULL) {
+	/* offline there is neither a kernel buffer nor an evidence ring, but
+	 * the tables get what they get live: same sizes, same estimates */
+	if (apps && !appclass_available()) {
+		fprintf(stderr, "linewatchd: built without nDPI: no applications, services are "
+		                "named by their well-known ports\n");
+		apps = 0;
+	}
+	traffic_budget_split(memory, buffer, apps, &budget);
+	rp.agg = traffic_agg_new(budget.tables, top, 0x6c696e6577617463ULL);
+	if (rp.agg == NULL || (apps && (rp.apps = appclass_new(budget.apps)) == NULL)) {
 		fprintf(stderr, "linewatchd: out of memory\n");
+		traffic_agg_free(rp.agg);
 		return 1;
 	}
 	for (size_t i = 0; i < nlocal; i++)
@@ -306,16 +345,19 @@ replay_main(int argc, char **argv)
 			fprintf(stderr, "linewatchd: --local %s: not an address or CIDR prefix\n",
 			        locals[i]);
 			traffic_agg_free(rp.agg);
+			appclass_free(rp.apps);
 			return 2;
 		}
 	rp.rep = traffic_report_new(traffic_agg_top(rp.agg));
 	if (rp.rep == NULL) {
 		traffic_agg_free(rp.agg);
+		appclass_free(rp.apps);
 		fprintf(stderr, "linewatchd: out of memory\n");
 		return 1;
 	}
 	rc = replay_run(&rp, file);
 	traffic_report_free(rp.rep);
 	traffic_agg_free(rp.agg);
+	appclass_free(rp.apps);
 	return rc;
 }

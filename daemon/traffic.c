@@ -141,6 +141,24 @@ traffic_addr_str(int family, const uint8_t *addr, char *buf, size_t len)
 	return buf;
 }
 
+void
+traffic_budget_split(uint64_t memory, uint64_t buffer, bool apps, struct traffic_budget *b)
+{
+	uint64_t rest;
+
+	if (buffer == 0)
+		buffer = memory / 4 > TRAFFIC_BUFFER_MIN ? memory / 4 : TRAFFIC_BUFFER_MIN;
+	/* never more than leaves a minimum for the tables, whatever was asked */
+	if (memory < buffer + TRAFFIC_BUFFER_MIN)
+		buffer = memory > 2 * TRAFFIC_BUFFER_MIN ? memory - TRAFFIC_BUFFER_MIN
+		                                         : TRAFFIC_BUFFER_MIN;
+	b->kernel = buffer;
+	rest = memory > buffer ? memory - buffer : TRAFFIC_BUFFER_MIN;
+	b->apps = apps ? rest / 4 : 0;
+	b->evidence = (rest - b->apps) / 4;
+	b->tables = rest - b->apps - b->evidence;
+}
+
 struct traffic_agg *
 traffic_agg_new(uint64_t budget, size_t top, uint64_t seed)
 {
@@ -637,6 +655,22 @@ services_json(const struct traffic_report *r)
 	return a;
 }
 
+static json_t *
+apps_json(const struct traffic_report *r)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; r->apps_valid && i < r->napps; i++) {
+		const struct traffic_app *p = &r->apps[i];
+
+		json_array_append_new(
+		    a, json_pack("{s:s, s:s, s:I, s:I, s:I}", "name", p->name, "category",
+		                 p->category, "bytes", (json_int_t)p->bytes, "packets",
+		                 (json_int_t)p->pkts, "flows", (json_int_t)p->flows));
+	}
+	return a;
+}
+
 static double
 tv_double(const struct timeval *tv)
 {
@@ -676,5 +710,10 @@ traffic_report_json(const struct traffic_report *r)
 	json_object_set_new(j, "hosts", hosts_json(r));
 	json_object_set_new(j, "conversations", convs_json(r));
 	json_object_set_new(j, "services", services_json(r));
+	/* without nDPI the services above, named by port, are what there is */
+	json_object_set_new(j, "applications", apps_json(r));
+	json_object_set_new(j, "application_evictions",
+	                    r->apps_valid ? json_integer((json_int_t)r->app_evictions)
+	                                  : json_null());
 	return j;
 }

@@ -56,6 +56,16 @@ struct traffic_service {
 	uint64_t error;
 };
 
+#define TRAFFIC_APPS_MAX 32 /* applications a report carries */
+
+/* An application as nDPI names it ("TLS.Google", "DNS"). */
+struct traffic_app {
+	char name[64];
+	char category[32];
+	uint64_t bytes, pkts;
+	uint64_t flows; /* classified in the interval */
+};
+
 struct traffic_report {
 	struct timeval start, end;
 	uint32_t sample_n;    /* 1 in N packets aggregated (counts scaled back) */
@@ -71,7 +81,27 @@ struct traffic_report {
 	struct traffic_host *hosts;
 	struct traffic_conv *convs;
 	struct traffic_service *services;
+	/* with application classification (appclass.h) */
+	bool apps_valid;
+	size_t napps;
+	uint64_t app_evictions; /* flows pushed out of the fixed flow table */
+	struct traffic_app apps[TRAFFIC_APPS_MAX];
 };
+
+/* How a capture's `memory` is spent, so that live capture and replay size
+ * their tables alike and the whole of it is bounded by one number: the
+ * kernel's packet ring (`buffer`, a quarter of memory by default: mmapped,
+ * it is resident like any other memory), then of the rest a quarter for
+ * the application flow table when classifying, a quarter of what remains
+ * for the evidence ring and the remainder for the top-N tables. */
+#define TRAFFIC_MEMORY_MIN (2ULL << 20)
+#define TRAFFIC_BUFFER_MIN (1ULL << 20)
+struct traffic_budget {
+	uint64_t kernel, apps, evidence, tables;
+};
+/* buffer 0 = the default share.  The configuration is checked first
+ * (memory >= TRAFFIC_MEMORY_MIN, buffer leaves at least TRAFFIC_BUFFER_MIN). */
+void traffic_budget_split(uint64_t memory, uint64_t buffer, bool apps, struct traffic_budget *b);
 
 struct traffic_agg;
 

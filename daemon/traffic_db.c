@@ -17,7 +17,9 @@
 #define CAPTURE_NAME_MAX 128
 #define PRUNE_EVERY_S 600
 
-enum { KIND_HOST = 0, KIND_CONV = 1, KIND_SERVICE = 2 };
+/* KIND_APP: a = name, b = category, bytes1 = bytes, pkts1 = packets,
+ * pkts2 = flows classified */
+enum { KIND_HOST = 0, KIND_CONV = 1, KIND_SERVICE = 2, KIND_APP = 3 };
 
 struct slot {
 	char capture[CAPTURE_NAME_MAX];
@@ -126,6 +128,12 @@ insert_tops(sqlite3 *s, sqlite3_int64 id, const struct traffic_report *r)
 		rc = insert_top(st, id, KIND_SERVICE, traffic_proto_name(v->proto, pb, sizeof(pb)),
 		                NULL, v->proto, v->port, v->bytes, v->to_server_bytes, v->pkts, 0,
 		                v->error, 0);
+	}
+	for (size_t i = 0; r->apps_valid && i < r->napps && i < TRAFFIC_DB_TOP && rc == 0; i++) {
+		const struct traffic_app *p = &r->apps[i];
+
+		rc = insert_top(st, id, KIND_APP, p->name, p->category, 0, 0, p->bytes, 0, p->pkts,
+		                p->flows, 0, 0);
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -474,6 +482,9 @@ query_tops(struct traffic_db *db, int kind, const char *capture, double from, do
 	                     " i.id = t.interval_id WHERE" RANGE "AND t.kind = 2"
 	                     " GROUP BY proto, port ORDER BY SUM(bytes1) DESC, proto, port"
 	                     " LIMIT ?4",
+	    [KIND_APP] = "SELECT a, MAX(b), SUM(bytes1), SUM(pkts1), SUM(pkts2) FROM tops t"
+	                 " JOIN intervals i ON i.id = t.interval_id WHERE" RANGE "AND t.kind = 3"
+	                 " GROUP BY a ORDER BY SUM(bytes1) DESC, a LIMIT ?4",
 	};
 	sqlite3_stmt *st = prepare_range(db, sql[kind], capture, from, to);
 	json_t *a = json_array(), *o;
@@ -493,6 +504,10 @@ query_tops(struct traffic_db *db, int kind, const char *capture, double from, do
 			              COL_I(1) + COL_I(2), "tx_bytes", COL_I(1), "rx_bytes",
 			              COL_I(2), "tx_packets", COL_I(3), "rx_packets", COL_I(4),
 			              "error", COL_I(6));
+		else if (kind == KIND_APP)
+			o = json_pack("{s:s?, s:s?, s:I, s:I, s:I}", "name", COL_S(0), "category",
+			              COL_S(1), "bytes", COL_I(2), "packets", COL_I(3), "flows",
+			              COL_I(4));
 		else if (kind == KIND_CONV)
 			o = json_pack("{s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "a",
 			              COL_S(0), "b", COL_S(1), "bytes", COL_I(2) + COL_I(3),
@@ -538,6 +553,9 @@ traffic_db_query(struct traffic_db *db, const char *capture, double from, double
 	                    query_tops(db, KIND_CONV, capture, from, to, top, &err));
 	json_object_set_new(j, "services",
 	                    query_tops(db, KIND_SERVICE, capture, from, to, top, &err));
+	/* empty unless the capture classifies applications (nDPI) */
+	json_object_set_new(j, "applications",
+	                    query_tops(db, KIND_APP, capture, from, to, top, &err));
 	json_object_set_new(j, "note",
 	                    json_string("tops are sums of each interval's heaviest "
 	                                "entries; totals are exact"));

@@ -1,0 +1,174 @@
+"""Application classification with nDPI (capture { applications = yes }).
+
+Offline through `linewatchd --replay FILE --applications` on shared and
+generated captures, live on the loopback of a private network namespace.  A
+linewatchd built without nDPI says so, reports no applications and keeps
+naming services by their well-known ports: the same tests check that instead.
+"""
+import json
+import os
+import random
+import struct
+import subprocess
+import time
+
+import pytest
+
+from lwd import Daemon
+from test_capture import (PCAPS, eth, ip4, need_pcaps, ns_curl, private_ns,  # noqa: F401
+                          replay, replay_bin, tcp, udp, write_pcap)
+
+
+def has_ndpi(binary, tmp_path):
+    path = str(tmp_path / "probe.pcap")
+    write_pcap(path, 1, [eth(ip4("10.0.0.1", "10.0.0.2", 17, udp(1000, 53, bytes(20))))])
+    p, rep = replay(binary, path, "--applications")
+    if "built without nDPI" in p.stderr:
+        assert rep["applications"] == [] and rep["application_evictions"] is None
+        return False
+    return True
+
+
+def apps(rep):
+    return {a["name"]: a for a in rep["applications"]}
+
+
+def dns_query(name, ident):
+    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    return struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0) + q + struct.pack(">HH", 1, 1)
+
+
+def http_flow(cli, srv, sport, host):
+    """Handshake, a GET with its Host, the answer, the close: 7 frames."""
+    req = (f"GET /index.html HTTP/1.1\r\nHost: {host}\r\nUser-Agent: curl/7.88.1\r\n"
+           "Accept: */*\r\n\r\n").encode()
+    res = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 300\r\n\r\n" + bytes(300)
+    return [eth(ip4(cli, srv, 6, tcp(sport, 80, 0x02))),
+            eth(ip4(srv, cli, 6, tcp(80, sport, 0x12))),
+            eth(ip4(cli, srv, 6, tcp(sport, 80, 0x10))),
+            eth(ip4(cli, srv, 6, tcp(sport, 80, 0x18, req))),
+            eth(ip4(srv, cli, 6, tcp(80, sport, 0x18, res))),
+            eth(ip4(cli, srv, 6, tcp(sport, 80, 0x11))),
+            eth(ip4(srv, cli, 6, tcp(80, sport, 0x11)))]
+
+
+def test_shared_captures_dns_and_http(replay_bin, tmp_path):
+    need_pcaps()
+    ndpi = has_ndpi(replay_bin, tmp_path)
+    for name, app, service in (("dns_udp.pcap", "DNS", "dns"), ("dns_tcp.pcap", "DNS", "dns"),
+                               ("ipv4_tcp_http_xml.pcap", "HTTP", "http")):
+        p, rep = replay(replay_bin, os.path.join(PCAPS, name), "--applications")
+        # services keep their port names either way
+        assert service in {s["service"] for s in rep["services"]}, name
+        if not ndpi:
+            assert rep["applications"] == []
+            continue
+        # every frame of the file is IP and belongs to one flow of that application
+        assert list(apps(rep)) == [app], (name, rep["applications"])
+        assert apps(rep)[app]["bytes"] == rep["totals"]["bytes"]
+        assert apps(rep)[app]["packets"] == rep["totals"]["packets"]
+        assert apps(rep)[app]["flows"] == 1
+        assert rep["application_evictions"] == 0
+
+
+def test_generated_flows_counted_whole(replay_bin, tmp_path):
+    """HTTP flows (the handshake before the request counts for HTTP too), DNS
+    queries and answers, and an unknown UDP flow: the applications add up to
+    every byte."""
+    if not has_ndpi(replay_bin, tmp_path):
+        pytest.skip("linewatchd is built without nDPI")
+    frames = []
+    for i in range(5):
+        frames += http_flow("10.0.0.1", "192.0.2.80", 40000 + i, "www.example.com")
+    for i in range(10):
+        q = dns_query(f"host{i}.example.org", i)
+        frames.append(eth(ip4("10.0.0.1", "192.0.2.53", 17, udp(50000 + i, 53, q))))
+        frames.append(eth(ip4("192.0.2.53", "10.0.0.1", 17,
+                              udp(53, 50000 + i, q[:2] + b"\x81\x80" + q[4:]))))
+    rnd = random.Random(3)
+    frames += [eth(ip4("10.0.0.1", "192.0.2.99", 17, udp(47000, 47001, rnd.randbytes(200))))
+               for _ in range(40)]
+    path = str(tmp_path / "apps.pcap")
+    write_pcap(path, 1, frames)
+    _, rep = replay(replay_bin, path, "--applications")
+    a = apps(rep)
+    assert a["HTTP"]["flows"] == 5 and a["HTTP"]["packets"] == 35
+    assert a["DNS"]["flows"] == 10 and a["DNS"]["packets"] == 20
+    assert a["HTTP"]["category"] == "Web"
+    assert sum(x["bytes"] for x in rep["applications"]) == rep["totals"]["bytes"]
+    assert sum(x["packets"] for x in rep["applications"]) == rep["totals"]["packets"]
+    p = subprocess.run([replay_bin, "--replay", path, "--applications", "--table"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "applications" in p.stdout and "HTTP" in p.stdout
+
+
+def test_flow_table_fixed_size_evicts_oldest(replay_bin, tmp_path):
+    """30 000 flows through the smallest budget: the flow table keeps its size
+    (evictions counted, memory flat), every byte still counts for some
+    application, the steady HTTP talker is still named."""
+    if not has_ndpi(replay_bin, tmp_path):
+        pytest.skip("linewatchd is built without nDPI")
+    rnd = random.Random(5)
+    small, many = str(tmp_path / "small.pcap"), str(tmp_path / "many.pcap")
+    write_pcap(small, 1, http_flow("10.0.0.1", "192.0.2.80", 40000, "a.example"))
+    frames = []
+    for i in range(30000):
+        if i % 1000 == 0:
+            frames += http_flow("10.0.0.1", "192.0.2.80", 30000 + i // 1000, "a.example")
+        src = f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
+        frames.append(eth(ip4(src, "192.0.2.7", 17, udp(rnd.randrange(1024, 65536), 9999,
+                                                       rnd.randbytes(40)))))
+    write_pcap(many, 1, frames)
+    conf = Daemon(tmp_path, body='capture "c" {\n interface = "lo"\n memory = 2M\n'
+                                 ' applications = yes\n}\n').conf
+
+    def run(path):
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", replay_bin, "--replay", path, "-c",
+                            conf, "--top", "5"], capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        return int(p.stderr.strip().splitlines()[-1]), json.loads(p.stdout)
+
+    if not os.path.exists("/usr/bin/time"):
+        pytest.skip("/usr/bin/time is not installed")
+    base, _ = run(small)
+    peak, rep = run(many)
+    assert rep["application_evictions"] > 0
+    a = apps(rep)
+    assert a["HTTP"]["flows"] == 30
+    assert sum(x["flows"] for x in rep["applications"]) >= 30000
+    assert sum(x["bytes"] for x in rep["applications"]) <= rep["totals"]["bytes"]
+    growth_mb = (peak - base) / 1024
+    assert growth_mb < 2 + 4, f"memory grew by {growth_mb:.1f} MB for a 2 MB budget"
+
+
+def test_live_applications_in_the_api(private_ns, tmp_path):
+    """DNS queries on the loopback of a private namespace: the interval report
+    and /api/v1/traffic name the application (or, without nDPI, have an empty
+    list and the dns service)."""
+    body = ('capture "loop" {\n interface = "lo"\n interval = 1s\n applications = yes\n}\n')
+    with Daemon(tmp_path, body=body, netns=private_ns) as d:
+        ndpi = d.get("/api/v1/traffic/loop")["applications"] is not None
+        if not ndpi:
+            assert "built without nDPI" in d.read_log()
+        t0 = time.time()
+        # a listening socket: no ICMP port unreachable in between
+        send = ("import socket, struct\n"
+                "srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                "srv.bind(('127.0.0.53', 53))\n"
+                "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                "for i in range(20):\n"
+                "    q = struct.pack('>HHHHHH', i, 0x100, 1, 0, 0, 0)"
+                " + b'\\x07example\\x03org\\x00' + struct.pack('>HH', 1, 1)\n"
+                "    s.sendto(q, ('127.0.0.53', 53))\n"
+                "    srv.recvfrom(512)\n")
+        subprocess.run(["ip", "netns", "exec", private_ns, "python3", "-c", send], check=True)
+
+        def stored():
+            q = d.get(f"/api/v1/traffic?capture=loop&from={t0 - 2}&to={time.time() + 2}")
+            return q if "dns" in {s["service"] for s in q["services"]} else None
+        q = d.wait_for(stored, timeout=20, what="the queries in traffic.db")
+        if ndpi:
+            a = {x["name"]: x for x in q["applications"]}
+            assert "DNS" in a and a["DNS"]["packets"] >= 20, q["applications"]
+        else:
+            assert q["applications"] == []
