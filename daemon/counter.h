@@ -20,12 +20,15 @@ enum counter_result {
 	COUNTER_DISCONTINUITY, /* caller said so (reboot, ifCounterDiscontinuityTime) */
 };
 
+/* 16 bytes: a poller keeps about ten per interface.  48 bits of
+ * milliseconds are 4,000 years of uptime or monotonic clock. */
 struct counter {
 	uint64_t value;
-	int64_t t_ms;
-	uint8_t width; /* 32 or 64; 0 = no reading yet */
-	uint8_t clock; /* which clock t_ms is on (caller's choice) */
+	int64_t t_ms : 48;
+	uint64_t width : 8; /* 32 or 64; 0 = no reading yet */
+	uint64_t clock : 8; /* which clock t_ms is on (caller's choice, 0-255) */
 };
+_Static_assert(sizeof(struct counter) == 16, "struct counter packs into 16 bytes");
 
 /* Feed a new reading of a counter of `width` bits read at t_ms.  ceiling is
  * the largest plausible rate in counter units per second (0 = unknown).

@@ -77,26 +77,34 @@ static const char *const anomaly_text[AN_MAX] = {
     [AN_DISCONTINUITY] = "counter discontinuity; interval left unknown",
 };
 
+/* A value as received.  Kept small: a poll of a big switch holds one per
+ * row and walked column. */
 struct cell {
-	int64_t t_ms;
 	union {
 		uint64_t u;
 		int64_t i;
 	} v;
-	uint32_t off;   /* text of strings and OIDs in the device arena */
-	uint32_t ticks; /* agent's sysUpTime in the same response */
-	uint8_t have_ticks;
-	uint8_t asn; /* 0 = absent */
+	uint32_t off; /* text of strings and OIDs in the device arena */
+	uint16_t clk; /* the response it came in: dev.clk[clk] */
+	uint8_t asn;  /* 0 = absent */
+};
+
+/* When a response arrived, on our clock and (when it carried sysUpTime)
+ * on the agent's: shared by every cell of that response. */
+struct rclock {
+	int64_t t_ms;
+	uint32_t ticks;
+	bool have_ticks;
 };
 
 /* A column OID walked (a profile column's primary or fallback OID). */
 struct wcol {
-	oid prefix[PROF_OID_MAX];
+	const oid *prefix; /* the profile object's OID (outlives the plan) */
 	size_t len;
 	bool need; /* walked this poll */
 	bool done;
-	oid cur[MAX_OID_LEN];
-	size_t curlen;
+	oid *cur; /* where the walk is: grows for long indexes */
+	size_t curlen, curcap;
 };
 
 /* One profile object in a plan: where its value comes from. */
@@ -107,9 +115,10 @@ struct pobj {
 	int sum;      /* sum slot or -1 */
 };
 
+/* A row of this poll; its index sub-ids are in the table's pool. */
 struct row {
-	oid idx[IDX_MAX];
-	size_t idxlen;
+	uint32_t off;
+	uint32_t len;
 };
 
 struct rowstate {
@@ -143,6 +152,8 @@ struct ptable {
 	struct row *rows;
 	struct cell *cells;
 	size_t nrows, caprows;
+	uint32_t *pool; /* row index sub-ids */
+	size_t npool, cappool;
 	/* interfaces by name, across polls */
 	struct rowstate *st;
 	size_t nst;
@@ -231,8 +242,9 @@ struct dev {
 	netsnmp_pdu *held; /* offline: the request awaiting an answer */
 	int held_reqid;
 
-	uint32_t resp_ticks; /* sysUpTime of the response being handled */
-	bool resp_have_ticks;
+	/* response clocks of the poll in progress; cells point into it */
+	struct rclock *clk;
+	size_t nclk, capclk;
 };
 
 struct snmp_poller {
@@ -420,15 +432,39 @@ cell_str(const struct dev *d, const struct cell *c)
 	return d->arena + c->off;
 }
 
+/* A response arrived at t (and, with sysUpTime in it, at ticks on the
+ * agent's clock): the cells it fills refer to this entry.  Past 65536
+ * responses in one poll the last entry is reused (times a little late). */
+static void
+clock_push(struct dev *d, int64_t t, bool have_ticks, uint32_t ticks)
+{
+	struct rclock *c;
+
+	if (d->nclk >= UINT16_MAX + 1u) {
+		c = &d->clk[d->nclk - 1];
+	} else {
+		if (d->nclk == d->capclk) {
+			size_t ncap = d->capclk ? d->capclk * 2 : 16;
+			struct rclock *n = realloc(d->clk, ncap * sizeof(*n));
+			if (n == NULL)
+				fatal("realloc");
+			d->clk = n;
+			d->capclk = ncap;
+		}
+		c = &d->clk[d->nclk++];
+	}
+	c->t_ms = t;
+	c->ticks = ticks;
+	c->have_ticks = have_ticks;
+}
+
 /* Store a varbind's value; the type is judged when it is used. */
 static void
-cell_set(struct dev *d, struct cell *c, const netsnmp_variable_list *vb, int64_t t)
+cell_set(struct dev *d, struct cell *c, const netsnmp_variable_list *vb)
 {
 	memset(c, 0, sizeof(*c));
-	c->t_ms = t;
 	c->off = UINT32_MAX;
-	c->ticks = d->resp_ticks;
-	c->have_ticks = d->resp_have_ticks;
+	c->clk = d->nclk > 0 ? (uint16_t)(d->nclk - 1) : 0;
 	switch (vb->type) {
 	case ASN_INTEGER:
 		if (vb->val.integer == NULL || vb->val_len < sizeof(long))
@@ -551,11 +587,14 @@ plan_free(struct plan *pl)
 	free(pl->sctr);
 	for (size_t i = 0; i < pl->nt; i++) {
 		struct ptable *t = &pl->t[i];
+		for (size_t k = 0; k < t->nw; k++)
+			free(t->w[k].cur);
 		free(t->w);
 		free(t->c);
 		free(t->sums);
 		free(t->rows);
 		free(t->cells);
+		free(t->pool);
 		for (size_t k = 0; k < t->nst; k++) {
 			free(t->st[k].name);
 			free(t->st[k].ctr);
@@ -590,7 +629,11 @@ wcol_add(struct ptable *t, const oid *o, size_t len)
 	for (size_t i = 0; i < t->nw; i++)
 		if (snmp_oid_compare(t->w[i].prefix, t->w[i].len, o, len) == 0)
 			return (int)i;
-	memcpy(t->w[t->nw].prefix, o, len * sizeof(oid));
+	/* room for the usual one- or few-sub-id index; walk_varbind grows it */
+	if ((t->w[t->nw].cur = calloc(len + 4, sizeof(oid))) == NULL)
+		return -1;
+	t->w[t->nw].curcap = len + 4;
+	t->w[t->nw].prefix = o;
 	t->w[t->nw].len = len;
 	t->w[t->nw].need = true;
 	return (int)t->nw++;
@@ -636,6 +679,8 @@ plan_table(struct plan *pl, struct ptable *t, const struct prof_table *pt)
 		po->o = o;
 		po->prim = wcol_add(t, o->oid, o->oidlen);
 		po->fb = o->fallbacklen ? wcol_add(t, o->fallback, o->fallbacklen) : -1;
+		if (po->prim < 0 || (o->fallbacklen && po->fb < 0))
+			return -1;
 		po->ctr = o->type == PT_COUNTER ? (int)t->nctr++ : -1;
 		po->sum = o->sum_into ? sum_add(t, o) : -1;
 		pl->fingerprint = fp_object(pl->fingerprint, o);
@@ -787,12 +832,21 @@ plan_adopt(struct plan *nw, struct plan *old)
 /* --- rows -------------------------------------------------------------- */
 
 static int
-row_cmp(const struct row *r, const oid *idx, size_t len)
+row_cmp(const struct ptable *t, const struct row *r, const oid *idx, size_t len)
 {
-	return snmp_oid_compare(r->idx, r->idxlen, idx, len);
+	const uint32_t *x = t->pool + r->off;
+	size_t n = r->len < len ? r->len : len;
+
+	for (size_t i = 0; i < n; i++)
+		if (x[i] != idx[i])
+			return x[i] < idx[i] ? -1 : 1;
+	if (r->len == len)
+		return 0;
+	return r->len < len ? -1 : 1;
 }
 
-/* Find or insert the row with this index; NULL when the table is full. */
+/* Find or insert the row with this index (sub-ids of 32 bits, as SNMP has
+ * them); NULL when the table is full. */
 static struct row *
 row_get(struct ptable *t, const oid *idx, size_t len, size_t *pos)
 {
@@ -800,7 +854,7 @@ row_get(struct ptable *t, const oid *idx, size_t len, size_t *pos)
 
 	/* columns arrive in index order: the last row is the usual answer */
 	if (t->nrows > 0) {
-		int c = row_cmp(&t->rows[t->nrows - 1], idx, len);
+		int c = row_cmp(t, &t->rows[t->nrows - 1], idx, len);
 		if (c == 0) {
 			*pos = t->nrows - 1;
 			return &t->rows[*pos];
@@ -810,7 +864,7 @@ row_get(struct ptable *t, const oid *idx, size_t len, size_t *pos)
 	}
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int c = row_cmp(&t->rows[mid], idx, len);
+		int c = row_cmp(t, &t->rows[mid], idx, len);
 		if (c == 0) {
 			*pos = mid;
 			return &t->rows[mid];
@@ -823,7 +877,8 @@ row_get(struct ptable *t, const oid *idx, size_t len, size_t *pos)
 	if (t->nrows >= MAX_ROWS)
 		return NULL;
 	if (t->nrows == t->caprows) {
-		size_t ncap = t->caprows ? t->caprows * 2 : 64;
+		/* a table is usually as long as last time: grow in small steps */
+		size_t ncap = t->caprows ? t->caprows + t->caprows / 2 : 16;
 		struct row *nr = realloc(t->rows, ncap * sizeof(*nr));
 		if (nr == NULL)
 			return NULL;
@@ -834,12 +889,25 @@ row_get(struct ptable *t, const oid *idx, size_t len, size_t *pos)
 		t->cells = nc;
 		t->caprows = ncap;
 	}
+	if (t->npool + len > t->cappool) {
+		size_t ncap = t->cappool ? t->cappool * 2 : 64;
+		uint32_t *np;
+		while (ncap < t->npool + len)
+			ncap *= 2;
+		if ((np = realloc(t->pool, ncap * sizeof(*np))) == NULL)
+			return NULL;
+		t->pool = np;
+		t->cappool = ncap;
+	}
+	for (size_t i = 0; i < len; i++)
+		t->pool[t->npool + i] = (uint32_t)idx[i];
 	memmove(&t->rows[lo + 1], &t->rows[lo], (t->nrows - lo) * sizeof(*t->rows));
 	memmove(&t->cells[(lo + 1) * t->nw], &t->cells[lo * t->nw],
 	        (t->nrows - lo) * t->nw * sizeof(*t->cells));
 	memset(&t->cells[lo * t->nw], 0, t->nw * sizeof(*t->cells));
-	memcpy(t->rows[lo].idx, idx, len * sizeof(oid));
-	t->rows[lo].idxlen = len;
+	t->rows[lo].off = (uint32_t)t->npool;
+	t->rows[lo].len = (uint32_t)len;
+	t->npool += len;
 	t->nrows++;
 	*pos = lo;
 	return &t->rows[lo];
@@ -1103,7 +1171,7 @@ handle_get(struct dev *d, struct job *j, netsnmp_pdu *resp, int64_t t)
 	netsnmp_variable_list *vb;
 	size_t i = 0;
 
-	d->resp_have_ticks = false;
+	clock_push(d, t, false, 0);
 	if (resp->errstat == SNMP_ERR_NOSUCHNAME) {
 		/* SNMPv1: the whole GET fails for one missing object; drop it
 		 * and ask again for the rest. */
@@ -1138,7 +1206,7 @@ handle_get(struct dev *d, struct job *j, netsnmp_pdu *resp, int64_t t)
 			anomaly(d, AN_NO_SUCH, snmp_oid_fmt(g->o, g->len, buf, sizeof(buf)));
 			continue;
 		}
-		cell_set(d, &g->c, vb, t);
+		cell_set(d, &g->c, vb);
 	}
 	/* advance past the chunk just answered */
 	if (j->nreq > 0) {
@@ -1147,10 +1215,20 @@ handle_get(struct dev *d, struct job *j, netsnmp_pdu *resp, int64_t t)
 	}
 }
 
+/* Row index sub-ids are kept in 32 bits, as SNMP defines them. */
+static bool
+subids_fit(const oid *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (o[i] > UINT32_MAX)
+			return false;
+	return true;
+}
+
 /* One walked varbind for column w; returns false when the walk of this
  * table must stop altogether (too many rows). */
 static bool
-walk_varbind(struct dev *d, struct ptable *t, int wi, const netsnmp_variable_list *vb, int64_t ts,
+walk_varbind(struct dev *d, struct ptable *t, int wi, const netsnmp_variable_list *vb,
              bool *progress)
 {
 	struct wcol *w = &t->w[wi];
@@ -1172,10 +1250,20 @@ walk_varbind(struct dev *d, struct ptable *t, int wi, const netsnmp_variable_lis
 		w->done = true;
 		return true;
 	}
+	if (vb->name_length > w->curcap) {
+		oid *n = realloc(w->cur, vb->name_length * sizeof(oid));
+		if (n == NULL) {
+			w->done = true;
+			return true;
+		}
+		w->cur = n;
+		w->curcap = vb->name_length;
+	}
 	memcpy(w->cur, vb->name, vb->name_length * sizeof(oid));
 	w->curlen = vb->name_length;
 	*progress = true;
-	if (vb->name_length - w->len > IDX_MAX) {
+	if (vb->name_length - w->len > IDX_MAX ||
+	    !subids_fit(vb->name + w->len, vb->name_length - w->len)) {
 		anomaly(d, AN_LONG_INDEX, NULL);
 		return true;
 	}
@@ -1184,7 +1272,7 @@ walk_varbind(struct dev *d, struct ptable *t, int wi, const netsnmp_variable_lis
 		anomaly(d, AN_TOO_MANY_ROWS, NULL);
 		return false;
 	}
-	cell_set(d, row_cell(t, pos, wi), vb, ts);
+	cell_set(d, row_cell(t, pos, wi), vb);
 	return true;
 }
 
@@ -1202,8 +1290,9 @@ handle_walk(struct dev *d, struct job *j, netsnmp_pdu *resp, int64_t ts)
 	netsnmp_variable_list *vb;
 	bool progress = false;
 	size_t i = 0;
+	uint32_t ticks = 0;
+	bool have_ticks = false;
 
-	d->resp_have_ticks = false;
 	if (resp->errstat == SNMP_ERR_NOSUCHNAME) {
 		/* SNMPv1 end of MIB for one column */
 		long ei = resp->errindex - (j->uptime_vb ? 1 : 0);
@@ -1237,17 +1326,18 @@ handle_walk(struct dev *d, struct job *j, netsnmp_pdu *resp, int64_t ts)
 		if (vb->type == ASN_TIMETICKS && vb->val.integer && vb->val_len >= sizeof(long) &&
 		    snmp_oid_compare(vb->name, vb->name_length, sysuptime0,
 		                     OID_LENGTH(sysuptime0)) == 0) {
-			d->resp_ticks = (uint32_t)*vb->val.integer;
-			d->resp_have_ticks = true;
+			ticks = (uint32_t)*vb->val.integer;
+			have_ticks = true;
 		} else {
 			d->no_uptime_vb = true; /* not what was asked: stop asking */
 		}
 		vb = vb->next_variable;
 	}
+	clock_push(d, ts, have_ticks, ticks);
 	/* GETBULK answers repeat the requested columns in order, row by row */
 	for (; vb; vb = vb->next_variable, i++) {
 		int wi = j->req[i % j->nreq];
-		if (!walk_varbind(d, t, wi, vb, ts, &progress)) {
+		if (!walk_varbind(d, t, wi, vb, &progress)) {
 			walk_stop(t);
 			return;
 		}
@@ -1367,11 +1457,20 @@ arena_fmt(struct dev *d, const char *fmt, ...)
 }
 
 static const char *
-idx_text(struct dev *d, const struct row *r)
+idx_text(struct dev *d, const struct ptable *t, size_t ri)
 {
+	const struct row *r = &t->rows[ri];
 	char buf[STR_MAX + 1];
+	size_t o = 0;
 
-	snmp_oid_fmt(r->idx, r->idxlen, buf, sizeof(buf));
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < r->len && o < sizeof(buf); i++) {
+		int n = snprintf(buf + o, sizeof(buf) - o, "%s%" PRIu32, i ? "." : "",
+		                 t->pool[r->off + i]);
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
 	return arena_fmt(d, "%s", buf);
 }
 
@@ -1415,18 +1514,20 @@ static bool
 feed_counter(struct dev *d, struct counter *ctr, const struct cell *c, double ceiling, bool disc,
              double *rate)
 {
+	const struct rclock *clk;
 	enum counter_result r;
 	int width;
 
 	if (c == NULL)
 		return false;
 	width = c->asn == ASN_COUNTER64 ? 64 : 32;
-	if (c->have_ticks) {
+	clk = &d->clk[c->clk];
+	if (clk->have_ticks) {
 		/* the agent's clock, sysUpTime wraps included (10 ms ticks) */
-		int64_t t = (int64_t)((((uint64_t)d->wraps << 32) | c->ticks) * 10);
+		int64_t t = (int64_t)((((uint64_t)d->wraps << 32) | clk->ticks) * 10);
 		r = counter_update_clock(ctr, c->v.u, width, 1, t, ceiling, disc, rate);
 	} else {
-		r = counter_update_clock(ctr, c->v.u, width, 0, c->t_ms, ceiling, disc, rate);
+		r = counter_update_clock(ctr, c->v.u, width, 0, clk->t_ms, ceiling, disc, rate);
 	}
 	if (r == COUNTER_RESET || r == COUNTER_TOO_FAST)
 		anomaly(d, AN_DISCONTINUITY, counter_result_name(r));
@@ -1487,7 +1588,7 @@ check_restart(struct dev *d)
 	if (!c->asn || !type_fits(pl->s[pl->uptime].o, c->asn))
 		return false;
 	cur.ticks = (uint32_t)c->v.u;
-	cur.t_ms = c->t_ms;
+	cur.t_ms = d->clk[c->clk].t_ms;
 	if (pl->eboots >= 0 && pl->etime >= 0) {
 		b = &pl->g[pl->s[pl->eboots].prim].c;
 		e = &pl->g[pl->s[pl->etime].prim].c;
@@ -1602,7 +1703,7 @@ row_name(struct dev *d, struct ptable *t, size_t ri)
 		if (s && *s)
 			return s;
 	}
-	return arena_fmt(d, "index %s", idx_text(d, &t->rows[ri]));
+	return arena_fmt(d, "index %s", idx_text(d, t, ri));
 }
 
 static void
@@ -1684,7 +1785,7 @@ process_interfaces(struct dev *d, struct ptable *t, bool disc_all)
 		st = rowstate_get(t, name);
 		if (st && st->seen) {
 			anomaly(d, AN_DUP_NAME, NULL);
-			name = arena_fmt(d, "%s#%s", name, idx_text(d, &t->rows[ri]));
+			name = arena_fmt(d, "%s#%s", name, idx_text(d, t, ri));
 			st = rowstate_get(t, name);
 		}
 		if (st == NULL)
@@ -1758,7 +1859,7 @@ process_interfaces(struct dev *d, struct ptable *t, bool disc_all)
 			out_metric(&o, "utilization_out_pct", "%",
 			           speed > 0 ? outv / speed * 100 : 0, outok && speed > 0);
 		}
-		out_attr(&o, "ifindex", idx_text(d, &t->rows[ri]));
+		out_attr(&o, "ifindex", idx_text(d, t, ri));
 		publish_sample(d, LW_SUBJ_INTERFACE, name, &o);
 	}
 	/* interfaces gone from the agent are forgotten */
@@ -1991,6 +2092,7 @@ poll_start(struct dev *d)
 	d->inflight = 0;
 	d->next_job = 0;
 	d->alen = 0;
+	d->nclk = 0;
 	d->start_ms = now_ms(d->p);
 	gettimeofday(&d->start_tv, NULL);
 	d->stats.polls++;
@@ -2013,6 +2115,7 @@ poll_start(struct dev *d)
 	for (size_t i = 0; i < pl->nt; i++) {
 		struct ptable *t = &pl->t[i];
 		t->nrows = 0;
+		t->npool = 0;
 		for (size_t k = 0; k < t->nw; k++) {
 			struct wcol *w = &t->w[k];
 			w->done = false;
@@ -2310,6 +2413,7 @@ dev_free(struct dev *d)
 	jobs_free(d);
 	plan_free(&d->plan);
 	free(d->arena);
+	free(d->clk);
 	free(d->name);
 	free(d);
 }
