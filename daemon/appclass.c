@@ -92,7 +92,7 @@ struct appclass {
 	uint8_t *states; /* nstates nDPI flow structs */
 	uint32_t *owner; /* flow index of each state, or NO_STATE */
 	size_t nstates, statesize, hand;
-	uint8_t scratch[65536]; /* a cut packet with its lengths fixed for nDPI */
+	uint8_t scratch[65535]; /* a cut packet with its lengths fixed for nDPI */
 	struct app_count counts[APPCLASS_NAMES];
 	uint64_t lost_bytes, lost_pkts; /* more applications than counts */
 	uint64_t evictions;             /* since the last flush */
@@ -326,14 +326,18 @@ l3_packet(struct appclass *a, const struct decode_pkt *p, const uint8_t *frame, 
 	const uint8_t *ip = frame + p->l3_off;
 	size_t n = caplen - p->l3_off;
 
+	/* nDPI takes 16-bit lengths: a bigger (GRO) frame is cut to fit */
 	if (n > sizeof(a->scratch))
 		n = sizeof(a->scratch);
-	*len = (uint16_t)(n > 65535 ? 65535 : n);
+	*len = (uint16_t)n;
 	if (p->family == 4 && n >= 20) {
 		size_t tot = (size_t)(ip[2] << 8 | ip[3]);
 
-		if (tot == n)
+		/* Ethernet padding after the datagram is not payload */
+		if (tot != 0 && tot <= n) {
+			*len = (uint16_t)tot;
 			return ip;
+		}
 		memcpy(a->scratch, ip, n);
 		a->scratch[2] = (uint8_t)(n >> 8);
 		a->scratch[3] = (uint8_t)n;
@@ -342,8 +346,10 @@ l3_packet(struct appclass *a, const struct decode_pkt *p, const uint8_t *frame, 
 	if (p->family == 6 && n >= 40) {
 		size_t pl = (size_t)(ip[4] << 8 | ip[5]);
 
-		if (pl + 40 == n)
+		if (pl != 0 && pl + 40 <= n) {
+			*len = (uint16_t)(pl + 40);
 			return ip;
+		}
 		memcpy(a->scratch, ip, n);
 		a->scratch[4] = (uint8_t)((n - 40) >> 8);
 		a->scratch[5] = (uint8_t)(n - 40);

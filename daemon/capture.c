@@ -58,7 +58,7 @@ struct capture {
 	uint64_t evidence_max_bytes;
 	int payload;
 	int applications;
-	uint64_t memory;
+	uint64_t memory, buffer; /* as configured (buffer 0: the default share) */
 	struct traffic_budget budget;
 	pcap_t *pcap;
 	pthread_t thread;
@@ -620,6 +620,7 @@ capture_new(struct captures *cs, const struct lw_capture *cc)
 	c->evidence_max_age_ms = cc->evidence_max_age_ms;
 	c->payload = cc->payload;
 	c->memory = cc->memory_bytes;
+	c->buffer = cc->buffer_bytes;
 	if (!c->name || !c->interface || (cc->link && !c->link) || (cc->filter && !c->filter))
 		goto fail;
 	if (c->interval_us <= 0)
@@ -751,7 +752,9 @@ captures_reload(struct captures *cs, const struct lw_config *cfg)
 		       strcmp(c->filter ? c->filter : "", cc->filter ? cc->filter : "") == 0 &&
 		       strcmp(c->link ? c->link : "", cc->link ? cc->link : "") == 0 &&
 		       c->snaplen == (uint32_t)cc->snaplen &&
-		       c->interval_us == cc->interval_ms * 1000;
+		       c->interval_us == cc->interval_ms * 1000 && c->memory == cc->memory_bytes &&
+		       c->buffer == cc->buffer_bytes &&
+		       c->applications == (cc->applications && appclass_available());
 	}
 	if (!same)
 		log_warnx("capture changes take effect at the next restart");

@@ -154,6 +154,9 @@ traffic_budget_split(uint64_t memory, uint64_t buffer, bool apps, struct traffic
 		                                         : TRAFFIC_BUFFER_MIN;
 	b->kernel = buffer;
 	rest = memory > buffer ? memory - buffer : TRAFFIC_BUFFER_MIN;
+	b->apps_fixed = apps ? TRAFFIC_APPS_FIXED : 0;
+	rest =
+	    rest > b->apps_fixed + TRAFFIC_BUFFER_MIN ? rest - b->apps_fixed : TRAFFIC_BUFFER_MIN;
 	b->apps = apps ? rest / 4 : 0;
 	b->evidence = (rest - b->apps) / 4;
 	b->tables = rest - b->apps - b->evidence;

@@ -27,10 +27,12 @@ test_budget_split(void **state)
 	assert_int_equal(b.tables, 9 * MB);
 	assert_int_equal(b.kernel + b.apps + b.evidence + b.tables, 16 * MB);
 
+	/* classifying: nDPI's fixed tables, then a quarter for the flows */
 	traffic_budget_split(16 * MB, 0, true, &b);
 	assert_int_equal(b.kernel, 4 * MB);
-	assert_int_equal(b.apps, 3 * MB);
-	assert_int_equal(b.kernel + b.apps + b.evidence + b.tables, 16 * MB);
+	assert_int_equal(b.apps_fixed, TRAFFIC_APPS_FIXED);
+	assert_int_equal(b.apps, (12 * MB - TRAFFIC_APPS_FIXED) / 4);
+	assert_int_equal(b.kernel + b.apps_fixed + b.apps + b.evidence + b.tables, 16 * MB);
 
 	/* an explicit buffer comes off the top */
 	traffic_budget_split(64 * MB, 32 * MB, false, &b);

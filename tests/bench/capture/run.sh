@@ -24,6 +24,9 @@
 # included) + 20 MB, split into anonymous memory, the mmapped kernel ring and
 # the file-backed pages of the shared libraries.
 #
+# LW_BENCH_APPLICATIONS=yes classifies applications with nDPI in both parts
+# (--applications offline, applications = yes live).
+#
 # Without `linewatchd --replay` (main.c not wired yet) a small driver calling
 # replay_main() is built against BUILD_DIR/libcore.a.
 set -u
@@ -32,6 +35,9 @@ BUILD=${1:-build}
 N=${LW_BENCH_PACKETS:-5000000}
 RUNS=${LW_BENCH_RUNS:-3}
 LIVE_N=${LW_BENCH_LIVE_PACKETS:-1000000}
+APPS=${LW_BENCH_APPLICATIONS:-no}
+APPS_ARG=()
+[ "$APPS" = yes ] && APPS_ARG=(--applications)
 BUDGET_MB=16
 WORK=$(mktemp -d /tmp/lwbench-capture.XXXXXX)
 NS=lwbench$$
@@ -88,7 +94,8 @@ python3 tests/bench/capture/gen.py "$WORK/bench.pcap" "$N" ../shared/pcaps || di
 cat "$WORK/bench.pcap" >/dev/null # page cache: every reader starts warm
 
 read -r td_cpu td_wall _ < <(timed tcpdump "$RUNS" tcpdump -r "$WORK/bench.pcap" -w /dev/null)
-read -r lw_cpu lw_wall lw_rss < <(timed replay "$RUNS" "$REPLAY" --replay "$WORK/bench.pcap")
+read -r lw_cpu lw_wall lw_rss < <(timed replay "$RUNS" "$REPLAY" --replay "$WORK/bench.pcap" \
+	${APPS_ARG[@]+"${APPS_ARG[@]}"})
 read -r ts_cpu ts_wall _ < <(timed tshark 1 tshark -q -n -r "$WORK/bench.pcap" -z conv,ip)
 python3 - "$N" "$td_cpu" "$lw_cpu" "$ts_cpu" "$lw_rss" "$BUDGET_MB" "$WORK/replay.out" <<'PY'
 import json, sys
@@ -98,7 +105,7 @@ assert rep["totals"]["packets"] == n, "replay did not read every frame"
 def row(name, cpu):
     print(f"  {name:34s} {cpu:8.2f} s CPU  {n / cpu / 1e6:7.2f} M packets/s per core")
 row("tcpdump -r FILE -w /dev/null", td)
-row("linewatchd --replay FILE", lw)
+row("linewatchd --replay FILE" + (" --applications" if rep["applications"] else ""), lw)
 row("tshark -q -z conv,ip -r FILE", ts)
 r1, r2 = lw / td, ts / lw
 print(f"  linewatchd / tcpdump  = {r1:5.2f}x   (target <= 2x: {'met' if r1 <= 2 else 'NOT met'})")
@@ -139,6 +146,7 @@ http {
 capture "bench" {
     interface = "lwb-rx"
     interval = 1s
+    applications = $APPS
 }
 EOF
 ip netns exec "$NS" "$BUILD/linewatchd" -f -c "$WORK/bench.conf" >"$WORK/linewatchd.log" 2>&1 &
