@@ -59,6 +59,12 @@
  * file and faults in its header and archive rows (~300 us for our layout),
  * so 64 rows cost about what 3 single rows do. */
 #define HOLD_MAX_ROWS 64
+/* Through rrdcached, rows are held at most this long: each update is a
+ * blocking round trip, but rrdcached's readers (rrdtool --daemon) should
+ * not wait for our delay on top of rrdcached's own. */
+#define HOLD_CACHED_MAX_S 10.0
+/* librrd's client builds each command in a buffer of 4096 bytes */
+#define CACHED_CMD_MAX 4000
 
 /* snmp_poll.h lists what the poller publishes. */
 static const char *const iface_ds[] = {
@@ -1033,6 +1039,60 @@ note_extra(struct rfile *f, const struct job *j)
 	}
 }
 
+static void
+direct_write(struct rrd_store *rs, struct rfile *f, const char **argv, unsigned n)
+{
+	struct writer *w = &rs->w;
+
+	rrd_clear_error();
+	if (rrd_updatex_r(f->path, NULL, 0, (int)n, argv) == 0) {
+		w->written += n;
+		file_good(f);
+	} else if (strstr(rrd_err(), "illegal attempt to update") != NULL) {
+		w->skipped += n; /* someone else wrote newer rows meanwhile */
+	} else {
+		w->errors += n;
+		file_fail(f, "write", rrd_err());
+	}
+}
+
+/* As many rows per command as librrd's client buffer takes. */
+static void
+cached_send(struct rrd_store *rs, struct rfile *f, const char **argv, unsigned n)
+{
+	struct writer *w = &rs->w;
+	const char *path = send_path(rs, f);
+	unsigned i = 0;
+
+	while (i < n) {
+		size_t len = strlen("update ") + strlen(path) + 1;
+		unsigned k = 0;
+
+		while (i + k < n && (k == 0 || len + strlen(argv[i + k]) + 1 < CACHED_CMD_MAX))
+			len += strlen(argv[i + k++]) + 1;
+		rrd_clear_error();
+		if (!writer_connect(rs)) {
+			w->errors += n - i;
+			f->state = RF_UNKNOWN;
+			return;
+		}
+		if (rrdc_update(path, (int)k, argv + i) == 0) {
+			w->written += k;
+			file_good(f);
+		} else if (strstr(rrd_err(), "illegal attempt to update") != NULL) {
+			w->skipped += k;
+		} else if (writer_lost(rs)) {
+			w->errors += n - i;
+			f->state = RF_UNKNOWN; /* look at it again once reconnected */
+			return;
+		} else {
+			w->errors += k;
+			file_fail(f, "write", rrd_err());
+		}
+		i += k;
+	}
+}
+
 /* Write a file's held rows in one librrd call.  A failure loses them (and
  * is logged once per file, like a failed single row): holding them longer
  * would let a full disk grow our memory. */
@@ -1050,16 +1110,10 @@ file_write_held(struct rrd_store *rs, struct rfile *f)
 		argv[n] = p;
 		p += strlen(p) + 1;
 	}
-	rrd_clear_error();
-	if (rrd_updatex_r(f->path, NULL, 0, (int)n, argv) == 0) {
-		w->written += n;
-		file_good(f);
-	} else if (strstr(rrd_err(), "illegal attempt to update") != NULL) {
-		w->skipped += n; /* someone else wrote newer rows meanwhile */
-	} else {
-		w->errors += n;
-		file_fail(f, "write", rrd_err());
-	}
+	if (w->addr != NULL)
+		cached_send(rs, f, argv, n);
+	else
+		direct_write(rs, f, argv, n);
 	w->nheld -= f->nheld;
 	free(f->held);
 	f->held = NULL;
@@ -1160,7 +1214,7 @@ writer_job(struct rrd_store *rs, const struct job *j, bool *created)
 		file_fail(f, "write", "update line too long");
 		return OUT_ERROR;
 	}
-	if (w->addr == NULL && w->delay_s > 0)
+	if (w->delay_s > 0)
 		return file_hold(rs, f, line, ts);
 
 	rrd_clear_error();
@@ -1188,11 +1242,8 @@ writer_flush(struct rrd_store *rs)
 {
 	struct writer *w = &rs->w;
 
-	if (w->addr == NULL) {
-		writer_write_held(rs, true);
-		return;
-	}
-	if (!w->connected)
+	writer_write_held(rs, true);
+	if (w->addr == NULL || !w->connected)
 		return;
 	for (size_t i = 0; i < FILE_BUCKETS; i++) {
 		for (struct rfile *f = w->files[i]; f != NULL; f = f->next) {
@@ -1221,9 +1272,8 @@ writer_set_addr(struct rrd_store *rs, char *addr)
 {
 	struct writer *w = &rs->w;
 
-	if (w->addr == NULL)
-		writer_write_held(rs, true);
-	else
+	writer_write_held(rs, true);
+	if (w->addr != NULL)
 		rrdc_disconnect();
 	free(w->addr);
 	w->addr = addr;
@@ -1316,7 +1366,9 @@ writer_main(void *arg)
 
 	pthread_mutex_lock(&rs->mtx);
 	for (;;) {
-		w->delay_s = rs->addr == NULL ? (double)rs->delay_ms / 1000 : 0;
+		w->delay_s = (double)rs->delay_ms / 1000;
+		if (rs->addr != NULL && w->delay_s > HOLD_CACHED_MAX_S)
+			w->delay_s = HOLD_CACHED_MAX_S;
 		if (rs->addr_gen != w->gen) {
 			char *addr = rs->addr != NULL ? strdup(rs->addr) : NULL;
 
@@ -1379,10 +1431,9 @@ writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&rs->mtx);
 
+	writer_write_held(rs, true); /* a stop loses no history */
 	if (w->addr != NULL)
 		rrdc_disconnect();
-	else
-		writer_write_held(rs, true); /* a stop loses no history */
 	free(w->addr);
 	w->addr = NULL;
 	files_free(w);
@@ -1603,9 +1654,9 @@ rrd_store_sync_file(struct rrd_store *rs, const char *path, int timeout_ms)
 		dl.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&rs->mtx);
-	if (rs->addr != NULL || rs->delay_ms <= 0) {
+	if (rs->delay_ms <= 0) {
 		pthread_mutex_unlock(&rs->mtx);
-		return; /* nothing is held: rrdcached flushes for --daemon readers */
+		return; /* nothing is held */
 	}
 	while (rs->sync_done < rs->sync_req && r == 0) /* another reader's turn */
 		r = pthread_cond_timedwait(&rs->done, &rs->mtx, &dl);

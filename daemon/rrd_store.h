@@ -12,12 +12,13 @@
  * rrdcached when the configuration names one; the event loop only copies the
  * sample into a bounded queue.
  *
- * Direct writes are held per file for rrd-write-delay (or HOLD_MAX_ROWS
- * rows) and written with one librrd call, as rrdcached does: each call maps
- * the file and faults in its archive rows, which costs far more than the
- * rows themselves.  A stop, a reload to rrdcached, rrd_store_flush() and a
- * reader's rrd_store_sync_file() write them early; a crash loses at most
- * the delay.
+ * Rows are held per file for rrd-write-delay (or HOLD_MAX_ROWS rows) and
+ * written with one librrd call, as rrdcached does: each call maps the file
+ * and faults in its archive rows, which costs far more than the rows
+ * themselves.  Through rrdcached they are held at most 10 s and sent in as
+ * few commands as fit (each update is a blocking round trip).  A stop, a
+ * reload, rrd_store_flush() and a reader's rrd_store_sync_file() write
+ * them early; a crash loses at most the delay.
  */
 #ifndef LW_RRD_STORE_H
 #define LW_RRD_STORE_H
@@ -58,8 +59,8 @@ void rrd_store_reload(struct rrd_store *rs, const struct lw_config *cfg);
  * rows; never on a hot path. */
 void rrd_store_flush(struct rrd_store *rs);
 /* For a reader of one file (graphs, on their own thread): blocks until the
- * rows held for it are written, at most timeout_ms.  Returns at once with
- * rrdcached (readers pass --daemon, which flushes) or with no write delay. */
+ * rows held for it are written (or sent to rrdcached, which the reader asks
+ * to flush with --daemon), at most timeout_ms.  At once with no delay. */
 void rrd_store_sync_file(struct rrd_store *rs, const char *path, int timeout_ms);
 /* Unsubscribes, writes what is queued, stops the writer and frees. */
 void rrd_store_free(struct rrd_store *rs);

@@ -1063,6 +1063,37 @@ cached_updates(struct fx *fx)
 	return n;
 }
 
+/* Through rrdcached, held rows go in as few update commands as fit. */
+static void
+test_held_rows_cached(void **state)
+{
+	struct fx *fx = *state;
+	struct rrd_store_stats st;
+	char f[PATH_MAX];
+	time_t t0 = aligned_start();
+	long commands;
+
+	cached_start(fx, false);
+	fx->cfg.rrdcached = fx->addr;
+	fx->cfg.rrd_write_delay_ms = 3600 * 1000; /* held 10 s at most: not reached */
+	start_store(fx);
+	path_of(fx, LW_SUBJ_INTERFACE, "sw", "eth0", f);
+	for (int i = 0; i < NSAMPLES; i++)
+		publish_iface(fx, "sw", "eth0", t0 + i * STEP, STEP * 1000);
+	wait_taken(fx, &st);
+	assert_int_equal(st.held, NSAMPLES);
+	assert_int_equal(cached_updates(fx), 0);
+
+	rrd_store_flush(fx->rs);
+	stats(fx, &st);
+	assert_int_equal(st.written, NSAMPLES);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(st.errors, 0);
+	commands = cached_updates(fx);
+	assert_true(commands >= 1 && commands <= NSAMPLES / 10);
+	assert_rows(f, "in_bps", t0 + 120, t0 + (NSAMPLES - 1) * STEP, 8000);
+}
+
 static void
 test_rrdcached_unix(void **state)
 {
@@ -1210,6 +1241,7 @@ main(void)
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test_setup_teardown(test_held_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_held_rows_stop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_held_rows_cached, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_held_rows_due, setup, teardown),
 	    cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_ds_names),
