@@ -127,7 +127,7 @@ struct rfile {
 	size_t held_cap;
 	enum rf_state state;
 	size_t nds;
-	char (*ds)[RRD_STORE_DS_LEN]; /* nds, in file order */
+	char (*ds)[RRD_STORE_DS_LEN]; /* nds, in file order; a shared layout */
 	double last_ts;
 	/* Direct writes: rows held for one rrd_updatex_r call (see rrd_store.h). */
 	char *held;      /* NUL-terminated update lines, one after the other */
@@ -142,8 +142,17 @@ struct rfile {
 };
 
 /* Writer thread state. */
+/* A list of data sources in file order, shared by every file that has it
+ * (thousands of interface files have one). */
+struct layout {
+	struct layout *next;
+	size_t nds;
+	char ds[][RRD_STORE_DS_LEN];
+};
+
 struct writer {
 	struct rfile *files[FILE_BUCKETS];
+	struct layout *layouts;
 	double delay_s;   /* hold direct writes this long; 0 = write each row */
 	double next_due;  /* earliest held_due of any file, 0 = none */
 	uint64_t written; /* rows written since the counters were last taken */
@@ -569,10 +578,15 @@ files_free(struct writer *w)
 			struct rfile *f = w->files[i];
 
 			w->files[i] = f->next;
-			free(f->ds);
 			free(f->held);
 			free(f);
 		}
+	}
+	while (w->layouts != NULL) {
+		struct layout *l = w->layouts;
+
+		w->layouts = l->next;
+		free(l);
 	}
 }
 
@@ -742,16 +756,35 @@ new_layout(const struct job *j, char (*ds)[RRD_STORE_DS_LEN])
 	return n;
 }
 
-/* The file's data sources, in file order, in an allocation of their size. */
-static int
-file_set_ds(struct rfile *f, char (*ds)[RRD_STORE_DS_LEN], size_t n)
+static bool
+same_layout(const struct layout *l, char (*ds)[RRD_STORE_DS_LEN], size_t n)
 {
-	char(*nds)[RRD_STORE_DS_LEN] = realloc(f->ds, n * RRD_STORE_DS_LEN);
+	if (l->nds != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(l->ds[i], ds[i]) != 0)
+			return false;
+	return true;
+}
 
-	if (nds == NULL)
-		return -1;
-	memcpy(nds, ds, n * RRD_STORE_DS_LEN);
-	f->ds = nds;
+/* The file's data sources, in file order. */
+static int
+file_set_ds(struct writer *w, struct rfile *f, char (*ds)[RRD_STORE_DS_LEN], size_t n)
+{
+	struct layout *l;
+
+	for (l = w->layouts; l != NULL; l = l->next)
+		if (same_layout(l, ds, n))
+			break;
+	if (l == NULL) {
+		if ((l = malloc(sizeof(*l) + n * RRD_STORE_DS_LEN)) == NULL)
+			return -1;
+		l->nds = n;
+		memcpy(l->ds, ds, n * RRD_STORE_DS_LEN);
+		l->next = w->layouts;
+		w->layouts = l;
+	}
+	f->ds = l->ds;
 	f->nds = n;
 	return 0;
 }
@@ -817,7 +850,7 @@ file_create(struct rrd_store *rs, struct rfile *f, const struct job *j, bool *cr
 	}
 	*created = true;
 	log_info("rrd: created %s (step %us, %zu data sources)", f->path, j->step, nds);
-	if (file_set_ds(f, ds, nds) == -1) {
+	if (file_set_ds(w, f, ds, nds) == -1) {
 		file_fail(f, "remember the layout of", strerror(errno));
 		return OUT_ERROR;
 	}
@@ -880,7 +913,7 @@ info_num(const rrd_info_t *p)
 
 /* Compare an existing file's layout with ours; adopt it or leave it alone. */
 static enum outcome
-file_check(struct rfile *f, const struct job *j, const rrd_info_t *info)
+file_check(struct writer *w, struct rfile *f, const struct job *j, const rrd_info_t *info)
 {
 	char ds[RRD_STORE_MAX_DS][RRD_STORE_DS_LEN];
 	long idx[RRD_STORE_MAX_DS];
@@ -948,7 +981,7 @@ file_check(struct rfile *f, const struct job *j, const rrd_info_t *info)
 
 	for (size_t i = 0; i < n; i++)
 		ds_set(ordered[idx[i]], ds[i]);
-	if (file_set_ds(f, ordered, n) == -1) {
+	if (file_set_ds(w, f, ordered, n) == -1) {
 		file_fail(f, "remember the layout of", strerror(errno));
 		return OUT_ERROR;
 	}
@@ -970,7 +1003,7 @@ file_open(struct rrd_store *rs, struct rfile *f, const struct job *j, bool *crea
 	rrd_clear_error();
 	info = w->addr != NULL ? rrdc_info(send_path(rs, f)) : rrd_info_r(f->path);
 	if (info != NULL) {
-		enum outcome o = file_check(f, j, info);
+		enum outcome o = file_check(w, f, j, info);
 
 		rrd_info_free(info);
 		return o;
