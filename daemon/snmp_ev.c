@@ -20,6 +20,20 @@ snmp_ev_rearm(struct snmp_ev *e)
 		evtimer_add(e->ev_tmo, &tv);
 }
 
+bool
+snmp_ev_pending(struct snmp_ev *e)
+{
+	struct timeval tv = {0, 0};
+	int numfds = 0, block = 1;
+
+	if (e->sess == NULL)
+		return false;
+	/* a deadline means a request awaits its answer or a retry */
+	snmp_sess_select_info2_flags(e->sess, &numfds, &e->fds, &tv, &block,
+	                             NETSNMP_SELECT_NOALARMS);
+	return !block;
+}
+
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {

@@ -28,6 +28,8 @@ struct snmp_ev {
 int snmp_ev_open(struct snmp_ev *e, struct event_base *base, void *sess);
 /* Arm the timer for net-snmp's next deadline (or disarm it). */
 void snmp_ev_rearm(struct snmp_ev *e);
+/* Whether net-snmp still has a request of this session outstanding. */
+bool snmp_ev_pending(struct snmp_ev *e);
 /* Stop watching; the session itself is the caller's to close. */
 void snmp_ev_close(struct snmp_ev *e);
 

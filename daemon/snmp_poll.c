@@ -211,7 +211,9 @@ struct dev {
 	void *sess;
 	struct snmp_ev ev; /* the session on the loop */
 	struct event *ev_poll;
-	bool engine_known;
+	bool engine_known;   /* v3: engine ID discovered (again after a failure) */
+	bool probed;         /* v3: this poll's discovery was answered */
+	char sec_error[100]; /* v3: why a response of this poll failed USM checks */
 	bool closing;
 	bool no_uptime_vb; /* agent refuses sysUpTime in walks */
 	struct plan plan;
@@ -224,7 +226,7 @@ struct dev {
 	int64_t start_ms;
 	struct timeval start_tv;
 	bool failed;
-	char reason[160];
+	char reason[256];
 
 	/* across polls */
 	bool have_uptime;
@@ -978,11 +980,33 @@ send_pdu(struct dev *d, struct job *j, netsnmp_pdu *pdu)
 	d->inflight++;
 }
 
+/* Forget what we knew of the agent's engine: its ID in the session and its
+ * boots/time, so that a replaced or reset agent (new engine ID, or engine
+ * boots gone back) is learnt afresh instead of failing until a reload. */
+static void
+forget_engine(struct dev *d)
+{
+	netsnmp_session *s = d->sess ? snmp_sess_session(d->sess) : NULL;
+
+	if (s == NULL)
+		return;
+	if (s->securityEngineIDLen > 0)
+		free_enginetime(s->securityEngineID, s->securityEngineIDLen);
+	SNMP_FREE(s->securityEngineID);
+	s->securityEngineIDLen = 0;
+	SNMP_FREE(s->contextEngineID);
+	s->contextEngineIDLen = 0;
+	/* else create_user_from_session() keeps the user of the old engine
+	 * and requests to the new one fail with "unknown security name" */
+	s->flags &= ~SNMP_FLAGS_USER_CREATED;
+}
+
 static void
 send_probe(struct dev *d, struct job *j)
 {
 	netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
 
+	forget_engine(d);
 	if (pdu == NULL) {
 		fail_poll(d, "out of memory");
 		j->done = true;
@@ -1162,6 +1186,7 @@ handle_probe(struct dev *d, struct job *j, netsnmp_pdu *resp)
 		return;
 	}
 	d->engine_known = true;
+	d->probed = true;
 }
 
 static void
@@ -2017,6 +2042,12 @@ poll_finish(struct dev *d)
 
 	d->busy = false;
 	if (d->failed) {
+		/* SNMPv3: the next poll discovers the engine first.  A changed
+		 * engine ID (agent replaced or reset) shows as unknownEngineID,
+		 * notInTimeWindow, decryption errors or silence; rediscovery
+		 * costs one small exchange per failed poll. */
+		if (d->cfg->auth.version == LW_SNMP_V3)
+			d->engine_known = false;
 		d->stats.polls_failed++;
 		d->fails++;
 		d->state = DS_UNREACHABLE;
@@ -2089,6 +2120,8 @@ poll_start(struct dev *d)
 	d->busy = true;
 	d->failed = false;
 	d->reason[0] = '\0';
+	d->probed = false;
+	d->sec_error[0] = '\0';
 	d->inflight = 0;
 	d->next_job = 0;
 	d->alen = 0;
@@ -2132,11 +2165,31 @@ poll_start(struct dev *d)
 
 /* --- sessions on the event loop ---------------------------------------- */
 
+/* Why a request went unanswered, with what SNMPv3 saw on the way: a wrong
+ * priv key (AES) makes the agent drop our requests silently, and only the
+ * answered discovery tells that apart from a dead agent. */
+static void
+timeout_reason(struct dev *d, const struct job *j, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "no response after %d %s of %.1f s", d->cfg->retries + 1,
+	                 d->cfg->retries ? "tries" : "try", (double)d->cfg->timeout_ms / 1000.0);
+
+	if (n < 0 || (size_t)n >= len || d->cfg->auth.version != LW_SNMP_V3)
+		return;
+	if (d->sec_error[0] != '\0')
+		snprintf(buf + n, len - (size_t)n, " (SNMPv3: %s)", d->sec_error);
+	else if (d->probed && j != NULL && j->kind != JOB_PROBE)
+		snprintf(buf + n, len - (size_t)n,
+		         " (the agent answers SNMPv3 discovery but not our requests: check the "
+		         "user, auth and priv keys and protocols)");
+}
+
 static int
 on_snmp(int op, netsnmp_session *s, int reqid, netsnmp_pdu *pdu, void *magic)
 {
 	struct dev *d = magic;
-	char reason[160];
+	const struct job *j;
+	char reason[256];
 
 	if (d == NULL || d->closing)
 		return 1;
@@ -2145,16 +2198,23 @@ on_snmp(int op, netsnmp_session *s, int reqid, netsnmp_pdu *pdu, void *magic)
 		on_answer(d, reqid, pdu, NULL);
 		break;
 	case NETSNMP_CALLBACK_OP_TIMED_OUT:
-		snprintf(reason, sizeof(reason), "no response after %d %s of %.1f s",
-		         d->cfg->retries + 1, d->cfg->retries ? "tries" : "try",
-		         (double)d->cfg->timeout_ms / 1000.0);
+		timeout_reason(d, job_by_reqid(d, reqid), reason, sizeof(reason));
 		on_answer(d, reqid, NULL, reason);
 		break;
 	case NETSNMP_CALLBACK_OP_SEND_FAILED:
 		on_answer(d, reqid, NULL, "cannot send the request");
 		break;
 	case NETSNMP_CALLBACK_OP_SEC_ERROR:
-		on_answer(d, reqid, NULL, "SNMPv3 security error (check user, keys and protocols)");
+		/* A response failed USM checks; net-snmp then delivers it anyway
+		 * when it is a Report (to discovery: no engine time yet; to a
+		 * wrong key: wrongDigests), else the request times out.  Kept
+		 * for the reason; the request is not over yet. */
+		if (d->busy && (j = job_by_reqid(d, reqid)) != NULL && j->kind != JOB_PROBE)
+			snprintf(d->sec_error, sizeof(d->sec_error), "%s",
+			         s != NULL && s->s_snmp_errno
+			             ? snmp_api_errstring(s->s_snmp_errno)
+			             : "the agent's answer failed authentication (wrong auth key "
+			               "or protocol?)");
 		break;
 	default:
 		break;
@@ -2201,6 +2261,19 @@ on_poll_timer(evutil_socket_t fd, short what, void *arg)
 	struct dev *d = arg;
 	int64_t now = now_ms(d->p), delay = backoff_ms(d);
 
+	/* a poll whose requests net-snmp no longer has (none will be answered
+	 * or time out) is over: never stay busy for ever */
+	if (d->busy && d->inflight > 0 && !snmp_ev_pending(&d->ev)) {
+		d->inflight = 0;
+		if (d->sec_error[0])
+			fail_poll(d, "SNMPv3: %s", d->sec_error);
+		else if (d->probed)
+			fail_poll(d, "SNMPv3: the agent answers discovery but not our requests: "
+			             "check the user, auth and priv keys and protocols");
+		else
+			fail_poll(d, "request lost");
+		poll_finish(d);
+	}
 	/* fixed cadence from the schedule, not from when we got to run */
 	d->next_ms += delay;
 	if (d->next_ms <= now)

@@ -960,6 +960,8 @@ send_probe(struct trap_sender *t, char *why, size_t whylen)
 		ss->securityEngineIDLen = 0;
 		SNMP_FREE(ss->contextEngineID);
 		ss->contextEngineIDLen = 0;
+		/* or the user of the old engine is kept: "unknown security name" */
+		ss->flags &= ~SNMP_FLAGS_USER_CREATED;
 	}
 	if ((pdu = snmp_pdu_create(SNMP_MSG_GET)) == NULL) {
 		snprintf(why, whylen, "out of memory");
