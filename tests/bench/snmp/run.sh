@@ -15,7 +15,8 @@
 # all devices started at once, from a pcap of the SNMP traffic), CPU seconds
 # per 10,000 varbinds received (whole process, and the polling threads
 # alone: linewatchd's event loop, collectd's reader threads), CPU per cycle,
-# peak RSS; then the ratios.  The agents are
+# peak RSS (VmHWM) and, at the end, anonymous and file-backed RSS apart
+# (RssFile is mostly shared libraries); then the ratios.  The agents are
 # Python (snmpsim), so cycle wall time is bounded by them for both pollers;
 # CPU per varbind and memory are the pollers' own.
 set -euo pipefail
@@ -93,8 +94,9 @@ cpu_threads() { # PID COMM-REGEX|main: utime+stime seconds of those threads
 	done
 	echo "$sum"
 }
-rss_of() { # peak RSS in KiB
-	awk '/^VmHWM/ { print $2 }' "/proc/$1/status"
+rss_of() { # peak RSS, then anonymous and file-backed RSS now, in KiB
+	awk '/^VmHWM/ { h = $2 } /^RssAnon/ { a = $2 } /^RssFile/ { f = $2 }
+		END { print h, a, f }' "/proc/$1/status"
 }
 
 # run NAME THREAD-REGEX CMD...: capture, run, sample CPU (process and the
@@ -115,12 +117,12 @@ run() {
 	sleep $(((CYCLES - 1) * INTERVAL))
 	kill -0 $pid 2>/dev/null || die "$name exited: $(tail -5 "$W/$name.log")"
 	local c2 p2; c2=$(cpu_of $pid); p2=$(cpu_threads $pid "$threads")
-	local rss; rss=$(rss_of $pid)
+	local rss; rss=$(rss_of $pid) # "peak anon file"
 	kill $pid; wait $pid 2>/dev/null || true
 	sleep 1
 	kill $tpid; wait $tpid 2>/dev/null || true
 	python3 "$HERE/analyze.py" "$W/$name.pcap" $PORT $((INTERVAL / 4)) >"$W/$name.json"
-	echo "$c1 $c2 $rss $p1 $p2" >"$W/$name.res"
+	echo "$c1 $c2 $p1 $p2 $rss" >"$W/$name.res"
 }
 
 # linewatchd
@@ -211,7 +213,7 @@ w, cycles, n, nifs, interval = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.a
 res = {}
 for name in ("linewatchd", "collectd"):
     j = json.load(open(f"{w}/{name}.json"))
-    c1, c2, rss, p1, p2 = open(f"{w}/{name}.res").read().split()
+    c1, c2, p1, p2, rss, anon, fil = open(f"{w}/{name}.res").read().split()
     cyc = j["cycles"][1:cycles]  # cycle 1 (file creation, discovery) not measured
     vb = j["varbinds_per_cycle"][1:cycles]
     res[name] = {
@@ -220,17 +222,20 @@ for name in ("linewatchd", "collectd"):
         "poll_cpu_per_10k": (float(p2) - float(p1)) / (sum(vb) / 10000) if sum(vb) else float("nan"),
         "cpu_per_cycle": (float(c2) - float(c1)) / max(1, cycles - 1),
         "rss_mib": int(rss) / 1024,
+        "anon_mib": int(anon) / 1024,
+        "file_mib": int(fil) / 1024,
         "varbinds_per_cycle": statistics.median(vb) if vb else 0,
         "requests_per_cycle": statistics.median(j["requests_per_cycle"][1:cycles] or [0]),
     }
 print(f"\nSNMP polling: {n} agents x {nifs} interfaces, interval {interval}s, "
       f"cycles 2..{cycles} measured")
 print(f"{'':12}{'cycle wall s':>14}{'CPU s/10k vb':>14}{'poll-thr s/10k':>15}"
-      f"{'CPU s/cycle':>13}{'peak RSS MiB':>14}{'varbinds/cyc':>14}{'requests/cyc':>14}")
+      f"{'CPU s/cycle':>13}{'peak RSS MiB':>14}{'anon MiB':>10}{'file MiB':>10}"
+      f"{'varbinds/cyc':>14}{'requests/cyc':>14}")
 for name, r in res.items():
     print(f"{name:12}{r['cycle_s']:14.2f}{r['cpu_per_10k']:14.4f}{r['poll_cpu_per_10k']:15.4f}"
-          f"{r['cpu_per_cycle']:13.2f}{r['rss_mib']:14.1f}{r['varbinds_per_cycle']:14.0f}"
-          f"{r['requests_per_cycle']:14.0f}")
+          f"{r['cpu_per_cycle']:13.2f}{r['rss_mib']:14.1f}{r['anon_mib']:10.1f}"
+          f"{r['file_mib']:10.1f}{r['varbinds_per_cycle']:14.0f}{r['requests_per_cycle']:14.0f}")
 lw, cd = res["linewatchd"], res["collectd"]
 def ratio(a, b):
     return a / b if b else float("nan")
@@ -238,5 +243,9 @@ print(f"{'ratio lw/cd':12}{ratio(lw['cycle_s'], cd['cycle_s']):14.2f}"
       f"{ratio(lw['cpu_per_10k'], cd['cpu_per_10k']):14.2f}"
       f"{ratio(lw['poll_cpu_per_10k'], cd['poll_cpu_per_10k']):15.2f}"
       f"{ratio(lw['cpu_per_cycle'], cd['cpu_per_cycle']):13.2f}"
-      f"{ratio(lw['rss_mib'], cd['rss_mib']):14.2f}")
+      f"{ratio(lw['rss_mib'], cd['rss_mib']):14.2f}"
+      f"{ratio(lw['anon_mib'], cd['anon_mib']):10.2f}"
+      f"{ratio(lw['file_mib'], cd['file_mib']):10.2f}")
+print("peak RSS = VmHWM over the run; anon/file = RssAnon/RssFile at the end (file: the "
+      "shared libraries' resident pages)")
 PY
