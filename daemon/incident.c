@@ -263,21 +263,6 @@ copy_safe(char *dst, size_t len, const char *src)
 	log_safe(dst, len, src);
 }
 
-static const char *
-hop_name(int hop)
-{
-	switch (hop) {
-	case LW_HOP_GATEWAY:
-		return "gateway";
-	case LW_HOP_ISP:
-		return "isp";
-	case LW_HOP_INTERNET:
-		return "internet";
-	default:
-		return NULL;
-	}
-}
-
 static struct ticket_batch *
 batch(struct incidents *inc)
 {
@@ -422,7 +407,8 @@ link_metrics(struct lctx *l, int64_t now)
 			continue;
 		po = json_pack(
 		    "{s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:I}", "name", p->cfg->name, "hop",
-		    hop_name(p->cfg->hop) ? json_string(hop_name(p->cfg->hop)) : json_null(),
+		    config_hop_name(p->cfg->hop) ? json_string(config_hop_name(p->cfg->hop))
+		                                 : json_null(),
 		    "status", lw_status_name(p->status), "message", p->message, "loss",
 		    num(p->loss_v, p->loss), "latency", num(p->rtt_v, p->rtt), "jitter",
 		    num(p->jit_v, p->jitter), "age_s", (json_int_t)((now - p->ts_ms) / 1000));
