@@ -258,6 +258,10 @@ open_conn(const char *path, int flags)
 		return NULL;
 	}
 	sqlite3_busy_timeout(s, flags & SQLITE_OPEN_READONLY ? 0 : 5000);
+	/* SQLite's default page cache is 2 MB per connection, on top of the
+	 * captures' memory; the kernel's page cache holds the file anyway */
+	if (sqlite3_exec(s, "PRAGMA cache_size = -256", NULL, NULL, NULL) != SQLITE_OK)
+		log_warnx("traffic database %s: cannot limit the page cache", path);
 	return s;
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "appclass.h"
 #include "decode.h"
 #include "traffic.h"
 
@@ -20,6 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct traffic_agg *agg;
 	static struct traffic_report *rep;
+	static struct appclass *apps; /* NULL without nDPI */
 	static unsigned n;
 	struct decode_pkt p;
 	enum decode_result r;
@@ -32,6 +34,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		agg = traffic_agg_new(1 << 20, 8, 1);
 		rep = traffic_report_new(8);
 		if (agg == NULL || rep == NULL)
+			abort();
+		/* small: the flow table and the state pool wrap around quickly */
+		apps = appclass_new(256 * 1024);
+		if (appclass_available() && apps == NULL)
 			abort();
 	}
 	link = links[data[0] % (sizeof(links) / sizeof(links[0]))];
@@ -49,8 +55,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	traffic_agg_frame(agg, (uint32_t)size);
 	traffic_agg_add(agg, r, &p, (uint32_t)size, 1 + (data[0] >> 7));
+	if (apps) {
+		struct timeval ts = {.tv_sec = n / 64};
+
+		appclass_add(apps, r, &p, copy, (uint32_t)(size - 1), (uint32_t)size,
+		             1 + (data[0] >> 7), &ts);
+	}
 	if (++n % 1024 == 0) {
 		traffic_agg_flush(agg, rep);
+		if (apps)
+			appclass_flush(apps, rep, n % 4096 == 0);
 		json_decref(traffic_report_json(rep));
 	}
 	free(copy);
