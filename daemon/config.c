@@ -980,19 +980,20 @@ read_capture(struct errctx *ec, cfg_t *sec, struct lw_capture *c)
 	c->evidence_max_age_ms = get_ms(sec, "evidence-max-age");
 	c->applications = cfg_getbool(sec, "applications") || cfg_getbool(sec, "ndpi");
 	/* nDPI's protocol tables are resident too: counted in memory (about 6M,
-	 * TRAFFIC_APPS_FIXED), with the kernel ring (a quarter by default) */
+	 * TRAFFIC_APPS_FIXED), with the kernel ring (a quarter by default) and
+	 * the capture thread's own 1M (traffic_budget_split) */
 	if (c->applications && c->memory_bytes >= 2 * 1048576) {
 		uint64_t ring =
 		    c->buffer_bytes
 		        ? c->buffer_bytes
 		        : (c->memory_bytes / 4 > 1048576 ? c->memory_bytes / 4 : 1048576);
 
-		if (c->memory_bytes < ring + 7 * 1048576)
+		if (c->memory_bytes < ring + 8 * 1048576)
 			report(
 			    ec, sec->line,
 			    "%s: applications = yes needs 6M of memory for nDPI's tables besides "
-			    "the kernel buffer and 1M for the tables: memory at least buffer + "
-			    "7M (10M with the default buffer)",
+			    "the kernel buffer, 1M for the capture thread and 1M for the tables: "
+			    "memory at least buffer + 8M (11M with the default buffer)",
 			    what);
 	}
 	c->payload = cfg_getbool(sec, "payload");

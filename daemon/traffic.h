@@ -91,7 +91,8 @@ struct traffic_report {
 /* How a capture's `memory` is spent, so that live capture and replay size
  * their tables alike and the whole of it is bounded by one number: the
  * kernel's packet ring (`buffer`, a quarter of memory by default: mmapped,
- * it is resident like any other memory); when classifying applications,
+ * it is resident like any other memory), 1 MB for the capture thread's
+ * own allocations when there is room; when classifying applications,
  * nDPI's protocol tables (fixed, TRAFFIC_APPS_FIXED) and of the rest a
  * quarter for the flow table; then a quarter of what remains for the
  * evidence ring and the remainder for the top-N tables. */
@@ -100,7 +101,7 @@ struct traffic_report {
 /* nDPI 4.2's detection module: 4.4 MB allocated, 5.6 MB resident */
 #define TRAFFIC_APPS_FIXED (6ULL << 20)
 struct traffic_budget {
-	uint64_t kernel, apps_fixed, apps, evidence, tables;
+	uint64_t kernel, overhead, apps_fixed, apps, evidence, tables;
 };
 /* buffer 0 = the default share.  The configuration is checked first
  * (memory >= TRAFFIC_MEMORY_MIN, buffer and nDPI leave at least

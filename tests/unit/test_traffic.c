@@ -22,26 +22,29 @@ test_budget_split(void **state)
 	/* the default: a quarter of memory for the kernel ring */
 	traffic_budget_split(16 * MB, 0, false, &b);
 	assert_int_equal(b.kernel, 4 * MB);
+	assert_int_equal(b.overhead, 1 * MB);
 	assert_int_equal(b.apps, 0);
-	assert_int_equal(b.evidence, 3 * MB);
-	assert_int_equal(b.tables, 9 * MB);
-	assert_int_equal(b.kernel + b.apps + b.evidence + b.tables, 16 * MB);
+	assert_int_equal(b.evidence, 11 * MB / 4);
+	assert_int_equal(b.tables, 11 * MB - 11 * MB / 4);
+	assert_int_equal(b.kernel + b.overhead + b.apps + b.evidence + b.tables, 16 * MB);
 
 	/* classifying: nDPI's fixed tables, then a quarter for the flows */
 	traffic_budget_split(16 * MB, 0, true, &b);
 	assert_int_equal(b.kernel, 4 * MB);
 	assert_int_equal(b.apps_fixed, TRAFFIC_APPS_FIXED);
-	assert_int_equal(b.apps, (12 * MB - TRAFFIC_APPS_FIXED) / 4);
-	assert_int_equal(b.kernel + b.apps_fixed + b.apps + b.evidence + b.tables, 16 * MB);
+	assert_int_equal(b.apps, (11 * MB - TRAFFIC_APPS_FIXED) / 4);
+	assert_int_equal(b.kernel + b.overhead + b.apps_fixed + b.apps + b.evidence + b.tables,
+	                 16 * MB);
 
 	/* an explicit buffer comes off the top */
 	traffic_budget_split(64 * MB, 32 * MB, false, &b);
 	assert_int_equal(b.kernel, 32 * MB);
-	assert_int_equal(b.kernel + b.evidence + b.tables, 64 * MB);
+	assert_int_equal(b.kernel + b.overhead + b.evidence + b.tables, 64 * MB);
 
 	/* never less than the minimum ring, never all of memory */
 	traffic_budget_split(2 * MB, 0, false, &b);
 	assert_int_equal(b.kernel, TRAFFIC_BUFFER_MIN);
+	assert_int_equal(b.overhead, 0);
 	assert_int_equal(b.kernel + b.evidence + b.tables, 2 * MB);
 	traffic_budget_split(4 * MB, 8 * MB, false, &b);
 	assert_int_equal(b.kernel, 3 * MB);
