@@ -31,6 +31,7 @@
  * per file).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -39,8 +40,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +56,7 @@
 #define DEFAULT_STEP_S 60    /* a source that states no interval */
 #define RECONNECT_S 5        /* between attempts to reach rrdcached */
 #define FOREIGN_RECHECK_S 60 /* look at a foreign file again after */
+#define RRDTOOL "/usr/bin/rrdtool"
 #define FILE_BUCKETS 1024
 #define LINE_MAX_LEN 2048
 /* Rows of one file written by one librrd call at most: each call maps the
@@ -789,6 +793,77 @@ file_set_ds(struct writer *w, struct rfile *f, char (*ds)[RRD_STORE_DS_LEN], siz
 	return 0;
 }
 
+/* librrd builds a new file's archives in one buffer the size of the file
+ * (about 5 MB for an interface) before writing it.  Thousands of files are
+ * created in the first cycle, so that buffer lives in a child `rrdtool
+ * create` and never in the daemon's memory.  Without rrdtool, in-process. */
+static int
+create_direct(const char *path, unsigned step, time_t last_up, int argc, const char **argv)
+{
+	char stepbuf[32], startbuf[32], err[512];
+	const char *av[8 + RRD_STORE_MAX_DS + NELEM(rra_plan) * NELEM(rra_cf) + 1];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
+	size_t n = 0, got = 0;
+	ssize_t r;
+	pid_t pid;
+	int pfd[2], st, e;
+
+	if ((size_t)argc > NELEM(av) - 9 || access(RRDTOOL, X_OK) == -1)
+		return rrd_create_r2(path, step, last_up, 1, NULL, NULL, argc, argv);
+	snprintf(stepbuf, sizeof(stepbuf), "%u", step);
+	snprintf(startbuf, sizeof(startbuf), "%lld", (long long)last_up);
+	av[n++] = "rrdtool";
+	av[n++] = "create";
+	av[n++] = path;
+	av[n++] = "--step";
+	av[n++] = stepbuf;
+	av[n++] = "--start";
+	av[n++] = startbuf;
+	av[n++] = "--no-overwrite";
+	for (int i = 0; i < argc; i++)
+		av[n++] = argv[i];
+	av[n] = NULL;
+
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		rrd_set_error("pipe: %s", strerror(errno));
+		return -1;
+	}
+	/* the writer blocks every signal; rrdtool must not inherit that */
+	sigemptyset(&none);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	e = posix_spawn(&pid, RRDTOOL, &fa, &attr, (char *const *)av, (char *[]){NULL});
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(pfd[1]);
+	if (e != 0) {
+		close(pfd[0]);
+		return rrd_create_r2(path, step, last_up, 1, NULL, NULL, argc, argv);
+	}
+	while ((r = read(pfd[0], err + got, sizeof(err) - 1 - got)) > 0 ||
+	       (r == -1 && errno == EINTR))
+		if (r > 0 && (got += (size_t)r) == sizeof(err) - 1)
+			break;
+	close(pfd[0]);
+	err[got] = '\0';
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	err[strcspn(err, "\r\n")] = '\0';
+	rrd_set_error("%s", strncmp(err, "ERROR: ", 7) == 0 ? err + 7
+	                    : *err != '\0'                  ? err
+	                                                    : "rrdtool create failed");
+	return -1;
+}
+
 static enum outcome
 file_create(struct rrd_store *rs, struct rfile *f, const struct job *j, bool *created)
 {
@@ -836,7 +911,7 @@ file_create(struct rrd_store *rs, struct rfile *f, const struct job *j, bool *cr
 	if (w->addr != NULL)
 		r = rrdc_create(send_path(rs, f), j->step, last_up, 1, (int)argc, argv);
 	else
-		r = rrd_create_r2(f->path, j->step, last_up, 1, NULL, NULL, (int)argc, argv);
+		r = create_direct(f->path, j->step, last_up, (int)argc, argv);
 	if (r != 0) {
 		if (!writer_lost(rs))
 			file_fail(f, "create", rrd_err());
