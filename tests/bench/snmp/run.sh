@@ -7,9 +7,12 @@
 # LW_BENCH_AGENTS (100) simulated agents, each a 48-port switch (ifTable +
 # ifXTable), served by snmpsimd on 127.0.0.10+ (loopback only), udp/16161.
 # Each poller polls every agent every LW_BENCH_INTERVAL (120) seconds for
-# LW_BENCH_CYCLES (2) cycles with max-repetitions / BulkSize 25; the first
-# cycle (file creation, discovery) is not measured.  Both store history in
-# RRD files (linewatchd: rrd_store; collectd: rrdtool plugin).
+# LW_BENCH_CYCLES (5) cycles with max-repetitions / BulkSize 25; the first
+# LW_BENCH_SKIP (2) cycles (file creation, discovery) are not measured.  Both
+# store history in RRD files at their defaults (linewatchd: rrd_store, rows
+# held per file for rrd-write-delay = 5 min; collectd: rrdtool plugin, no
+# cache): the measured window (3 cycles, 6 min) spans the 5 minutes, so
+# linewatchd's held writes are paid inside it.
 #
 # Printed per poller: poll-cycle wall time (first request to last response,
 # all devices started at once, from a pcap of the SNMP traffic), CPU seconds
@@ -27,7 +30,8 @@ BUILD=${1:-build}
 case "$BUILD" in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
 N=${LW_BENCH_AGENTS:-100}
 INTERVAL=${LW_BENCH_INTERVAL:-120}
-CYCLES=${LW_BENCH_CYCLES:-2}
+CYCLES=${LW_BENCH_CYCLES:-5}
+SKIP=${LW_BENCH_SKIP:-2}
 PORT=16161
 SIMS=2
 NIFS=48
@@ -39,7 +43,8 @@ for t in snmpsimd snmpget tcpdump python3; do
 	command -v $t >/dev/null || die "$t missing (make deps)"
 done
 [ -x /usr/sbin/collectd ] || die "/usr/sbin/collectd missing (collectd-core)"
-[ "$CYCLES" -ge 2 ] || die "LW_BENCH_CYCLES must be at least 2"
+[ "$SKIP" -ge 1 ] && [ "$CYCLES" -gt "$SKIP" ] ||
+	die "LW_BENCH_CYCLES must be more than LW_BENCH_SKIP, which is at least 1"
 
 W=$(mktemp -d /tmp/lw-bench-snmp.XXXXXX)
 chmod 755 "$W"
@@ -111,10 +116,10 @@ run() {
 	local pid=$!
 	PIDS+=($pid)
 	echo "bench/snmp: $name: $CYCLES cycles of ${INTERVAL}s..."
-	sleep $((INTERVAL - 2))
+	sleep $((SKIP * INTERVAL - 2))
 	kill -0 $pid 2>/dev/null || die "$name exited: $(tail -5 "$W/$name.log")"
 	local c1 p1; c1=$(cpu_of $pid); p1=$(cpu_threads $pid "$threads")
-	sleep $(((CYCLES - 1) * INTERVAL))
+	sleep $(((CYCLES - SKIP) * INTERVAL))
 	kill -0 $pid 2>/dev/null || die "$name exited: $(tail -5 "$W/$name.log")"
 	local c2 p2; c2=$(cpu_of $pid); p2=$(cpu_threads $pid "$threads")
 	local rss; rss=$(rss_of $pid) # "peak anon file"
@@ -207,28 +212,29 @@ mkdir -p "$W/cd/rrd"
 run collectd '^reader#' /usr/sbin/collectd -f -C "$W/cd/collectd.conf"
 
 # ---------------------------------------------------------------- report
-python3 - "$W" "$CYCLES" "$N" "$NIFS" "$INTERVAL" <<'PY'
+python3 - "$W" "$CYCLES" "$N" "$NIFS" "$INTERVAL" "$SKIP" <<'PY'
 import json, statistics, sys
 w, cycles, n, nifs, interval = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+skip = int(sys.argv[6])
 res = {}
 for name in ("linewatchd", "collectd"):
     j = json.load(open(f"{w}/{name}.json"))
     c1, c2, p1, p2, rss, anon, fil = open(f"{w}/{name}.res").read().split()
-    cyc = j["cycles"][1:cycles]  # cycle 1 (file creation, discovery) not measured
-    vb = j["varbinds_per_cycle"][1:cycles]
+    cyc = j["cycles"][skip:cycles]  # file creation, discovery: not measured
+    vb = j["varbinds_per_cycle"][skip:cycles]
     res[name] = {
         "cycle_s": statistics.median(cyc) if cyc else float("nan"),
         "cpu_per_10k": (float(c2) - float(c1)) / (sum(vb) / 10000) if sum(vb) else float("nan"),
         "poll_cpu_per_10k": (float(p2) - float(p1)) / (sum(vb) / 10000) if sum(vb) else float("nan"),
-        "cpu_per_cycle": (float(c2) - float(c1)) / max(1, cycles - 1),
+        "cpu_per_cycle": (float(c2) - float(c1)) / max(1, cycles - skip),
         "rss_mib": int(rss) / 1024,
         "anon_mib": int(anon) / 1024,
         "file_mib": int(fil) / 1024,
         "varbinds_per_cycle": statistics.median(vb) if vb else 0,
-        "requests_per_cycle": statistics.median(j["requests_per_cycle"][1:cycles] or [0]),
+        "requests_per_cycle": statistics.median(j["requests_per_cycle"][skip:cycles] or [0]),
     }
 print(f"\nSNMP polling: {n} agents x {nifs} interfaces, interval {interval}s, "
-      f"cycles 2..{cycles} measured")
+      f"cycles {skip + 1}..{cycles} measured")
 print(f"{'':12}{'cycle wall s':>14}{'CPU s/10k vb':>14}{'poll-thr s/10k':>15}"
       f"{'CPU s/cycle':>13}{'peak RSS MiB':>14}{'anon MiB':>10}{'file MiB':>10}"
       f"{'varbinds/cyc':>14}{'requests/cyc':>14}")
