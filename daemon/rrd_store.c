@@ -1324,6 +1324,7 @@ writer_job(struct rrd_store *rs, const struct job *j, bool *created)
 	}
 	if (w->delay_s > 0)
 		return file_hold(rs, f, line, ts);
+	file_write_held(rs, f); /* held before a reload to no delay: older rows first */
 
 	rrd_clear_error();
 	if (w->addr != NULL)
