@@ -21,8 +21,11 @@ SANFLAGS   :=
 OPT        := -O2
 endif
 
+# libcurl is not among them: linewatchd must not link it (its library closure
+# is ~4 MB of resident pages in every daemon).  Only notify-curl.so, the
+# probe plugins, linewatchctl, the unit tests and the fuzz harnesses do.
 PKGS   := libevent libevent_pthreads libevent_openssl netsnmp libpcap librrd sqlite3 libconfuse \
-          jansson libcurl libxcrypt openssl
+          jansson libxcrypt openssl
 # nDPI application classification (capture { applications = yes }): built
 # when libndpi is installed, NDPI=0 to leave it out, NDPI=1 to insist.
 NDPI ?= $(shell pkg-config --exists libndpi 2>/dev/null && echo 1 || echo 0)
@@ -32,19 +35,25 @@ NDPI_DEFS := -DLW_NDPI
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null)
 CFLAGS ?= $(OPT) -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
-          -D_GNU_SOURCE -Idaemon $(SANFLAGS) $(PKG_CFLAGS) $(NDPI_DEFS) \
+          -D_GNU_SOURCE -Idaemon $(SANFLAGS) $(PKG_CFLAGS) $(CURL_CFLAGS) $(NDPI_DEFS) \
           -DLW_VERSION='"$(VERSION)"' -DLW_SYSCONFDIR='"$(SYSCONFDIR)"' \
           -DLW_DATADIR='"$(DATADIR)"' -DLW_PLUGINDIR='"$(PLUGINDIR)"' -DLW_STATEDIR='"$(STATEDIR)"'
 LDFLAGS += $(SANFLAGS) -rdynamic
 LDLIBS  += $(PKG_LIBS) -lpthread -ldl -lm
 
 DAEMON_SRCS := $(wildcard daemon/*.c)
-CORE_SRCS   := $(filter-out daemon/main.c daemon/linewatchctl.c,$(DAEMON_SRCS))
+# Webhooks and e-mail (libcurl): the notify-curl.so plugin, not the core.
+NCURL_SRCS  := daemon/curlev.c daemon/webhook.c daemon/mail.c daemon/notify_curl.c
+NCURL_OBJS  := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(NCURL_SRCS))
+CORE_SRCS   := $(filter-out daemon/main.c daemon/linewatchctl.c $(NCURL_SRCS),$(DAEMON_SRCS))
 CORE_OBJS   := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 PLUGIN_SRCS := $(wildcard plugins/*.c)
-PLUGINS     := $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(PLUGIN_SRCS))
+PLUGINS     := $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(PLUGIN_SRCS)) \
+               $(BUILD)/plugins/notify-curl.so
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -92,22 +101,35 @@ $(BUILD)/obj $(BUILD)/plugins $(BUILD)/tests $(BUILD)/fuzz:
 $(BUILD)/libcore.a: $(CORE_OBJS)
 	@rm -f $@ && ar rcs $@ $^
 
+# for the unit tests that call webhook/mail code directly
+$(BUILD)/libnotifycurl.a: $(NCURL_OBJS)
+	@rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/linewatchd: $(BUILD)/obj/main.o $(BUILD)/libcore.a
 	@echo "  LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/linewatchctl: $(BUILD)/obj/linewatchctl.o $(BUILD)/libcore.a
 	@echo "  LD $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
 $(BUILD)/plugins/%.so: plugins/%.c daemon/linewatch_plugin.h | $(BUILD)/plugins
 	@echo "  CC $<"
-	@$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(SANFLAGS) $(PKG_LIBS) -lm
+	@$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(SANFLAGS) $(PKG_LIBS) $(CURL_LIBS) -lm
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcore.a | $(BUILD)/tests
+# Loaded by notify.c when a webhook or email is configured; log_* come from
+# linewatchd (-rdynamic).  -Bsymbolic: its own functions bind inside it,
+# even in a unit test that also links libnotifycurl.a.
+$(BUILD)/plugins/notify-curl.so: $(NCURL_SRCS) $(wildcard daemon/*.h) | $(BUILD)/plugins
+	@echo "  CC $@"
+	@$(CC) $(CFLAGS) -fPIC -shared -Wl,-Bsymbolic -o $@ $(NCURL_SRCS) $(SANFLAGS) \
+		$(CURL_LIBS) $(PKG_LIBS) -lpthread
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcore.a $(BUILD)/libnotifycurl.a | $(BUILD)/tests
 	@echo "  CC $<"
 	@$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libcore.a \
-		$(LDFLAGS) $(shell pkg-config --libs cmocka) $(LDLIBS)
+		$(BUILD)/libnotifycurl.a $(LDFLAGS) $(shell pkg-config --libs cmocka) $(LDLIBS) \
+		$(CURL_LIBS)
 
 # exec.so compiles the perfdata parser in (the daemon does not export it).
 $(BUILD)/plugins/exec.so: daemon/perfdata.c daemon/perfdata.h
@@ -116,10 +138,10 @@ $(PLUGINS): $(wildcard plugins/*.h)
 unit: all $(UNIT_BINS)
 
 # libFuzzer harnesses: clang; the core is compiled once for them (no main).
-FUZZ_DEFS   := -D_GNU_SOURCE -Idaemon $(PKG_CFLAGS) $(NDPI_DEFS) -DLW_VERSION='"$(VERSION)"' \
+FUZZ_DEFS   := -D_GNU_SOURCE -Idaemon $(PKG_CFLAGS) $(CURL_CFLAGS) $(NDPI_DEFS) -DLW_VERSION='"$(VERSION)"' \
                -DLW_SYSCONFDIR='"$(SYSCONFDIR)"' -DLW_DATADIR='"$(DATADIR)"' \
                -DLW_PLUGINDIR='"$(PLUGINDIR)"' -DLW_STATEDIR='"$(STATEDIR)"' -DLW_FUZZING
-FUZZ_OBJS   := $(patsubst daemon/%.c,$(BUILD)/fuzzobj/%.o,$(CORE_SRCS))
+FUZZ_OBJS   := $(patsubst daemon/%.c,$(BUILD)/fuzzobj/%.o,$(CORE_SRCS) $(NCURL_SRCS))
 $(BUILD)/fuzzobj:
 	@mkdir -p $@
 $(BUILD)/fuzzobj/%.o: daemon/%.c | $(BUILD)/fuzzobj
@@ -130,7 +152,7 @@ $(BUILD)/libfuzzcore.a: $(FUZZ_OBJS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libfuzzcore.a | $(BUILD)/fuzz
 	@echo "  LD (fuzz) $@"
 	@clang -g -O1 -fsanitize=fuzzer,address,undefined $(FUZZ_DEFS) -o $@ $< \
-		$(BUILD)/libfuzzcore.a -rdynamic $(PKG_LIBS) -lpthread -ldl -lm
+		$(BUILD)/libfuzzcore.a -rdynamic $(PKG_LIBS) $(CURL_LIBS) -lpthread -ldl -lm
 
 fuzz: $(FUZZ_BINS)
 

@@ -1,7 +1,9 @@
 /* notify.c - ticket events to the outbox, the outbox to the destinations */
 #include <sys/random.h>
 
+#include <dlfcn.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,19 +12,17 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "curlev.h"
 #include "deliver.h"
 #include "log.h"
-#include "mail.h"
 #include "notify.h"
+#include "notify_curl.h"
 #include "outbox.h"
 #include "trap.h"
-#include "webhook.h"
 
 #define NOTIFY_SCHEMA 1
 #define BACKOFF_MIN_MS 1000
@@ -64,6 +64,8 @@ struct dest {
 struct notify {
 	struct event_base *base;
 	struct outbox *ob;
+	void *dl;                        /* notify-curl.so, once a webhook or email needs it */
+	const struct lw_notify_curl *nc; /* its table; NULL until then */
 	struct curlev *ce;
 	struct trap_env env;
 	char *site;
@@ -435,9 +437,10 @@ send_item(struct dest *d, struct outbox_item *it, char *why, size_t whylen)
 	case D_UPSTREAM:
 		return trap_send(d->trap, it->payload, on_result, d, why, whylen);
 	case D_WEBHOOK:
-		return webhook_send(d->wh, it->payload, it->id, on_result, d, why, whylen);
+		return d->n->nc->webhook_send(d->wh, it->payload, it->id, on_result, d, why,
+		                              whylen);
 	case D_EMAIL:
-		return mail_send(d->mail, it->payload, it->id, on_result, d, why, whylen);
+		return d->n->nc->mail_send(d->mail, it->payload, it->id, on_result, d, why, whylen);
 	}
 	return DELIVER_REJECT;
 }
@@ -546,9 +549,12 @@ dest_stop(struct dest *d)
 	}
 	trap_free(d->trap);
 	d->trap = NULL;
-	webhook_free(d->wh);
+	/* a transport exists only if notify-curl.so was loaded for it */
+	if (d->wh != NULL)
+		d->n->nc->webhook_free(d->wh);
 	d->wh = NULL;
-	mail_free(d->mail);
+	if (d->mail != NULL)
+		d->n->nc->mail_free(d->mail);
 	d->mail = NULL;
 	if (d->ev_heartbeat) {
 		event_free(d->ev_heartbeat);
@@ -618,16 +624,20 @@ dest_start(struct dest *d, const void *cfg)
 	}
 	case D_WEBHOOK: {
 		const struct lw_webhook *w = cfg;
+		if (d->n->nc == NULL) /* ncurl_load failed: apply is not reached */
+			return -1;
 		if (set_events(d, w->events, w->nevents) != 0)
 			return -1;
-		d->wh = webhook_new(d->n->ce, w);
+		d->wh = d->n->nc->webhook_new(d->n->ce, w);
 		return d->wh ? 0 : -1;
 	}
 	case D_EMAIL: {
 		const struct lw_email *m = cfg;
+		if (d->n->nc == NULL)
+			return -1;
 		if (set_events(d, m->events, m->nevents) != 0)
 			return -1;
-		d->mail = mail_new(d->n->base, m);
+		d->mail = d->n->nc->mail_new(d->n->base, m);
 		return d->mail ? 0 : -1;
 	}
 	}
@@ -732,6 +742,107 @@ same_email(const struct lw_email *a, const struct lw_email *b)
 	       same_list(a->to, a->nto, b->to, b->nto) && a->starttls == b->starttls &&
 	       same_str(a->username, b->username) && same_str(a->password, b->password) &&
 	       same_list(a->events, a->nevents, b->events, b->nevents);
+}
+
+/* --- notify-curl.so -------------------------------------------------------- */
+
+/* libcurl is in notify-curl.so, not in linewatchd: its library closure
+ * costs ~4 MB of resident pages, which a daemon without webhook or email
+ * destinations should not pay. */
+static bool
+needs_curl(const struct lw_config *cfg)
+{
+	return cfg->nwebhooks > 0 || cfg->nemails > 0;
+}
+
+/* Open PLUGIN-DIR/notify-curl.so and check its table.  Returns the handle
+ * (*tp set) or NULL with err saying what to do. */
+static void *
+ncurl_open(const struct lw_config *cfg, const struct lw_notify_curl **tp, char *err, size_t errlen)
+{
+	const char *dir = cfg->plugin_dir ? cfg->plugin_dir : ".";
+	const struct lw_notify_curl *t;
+	char path[PATH_MAX];
+	const char *e;
+	void *dl;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, LW_NOTIFY_CURL_FILE) >= (int)sizeof(path)) {
+		snprintf(err, errlen, "plugin-dir \"%s\" is too long", dir);
+		return NULL;
+	}
+	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		e = dlerror();
+		if (access(path, F_OK) == -1)
+			snprintf(err, errlen,
+			         "plugin %s does not exist: webhook and email destinations need it "
+			         "(make install puts it with the probe plugins; is plugin-dir "
+			         "right?)",
+			         path);
+		else
+			snprintf(err, errlen, "plugin %s cannot be loaded: %s", path,
+			         e ? e : "dlopen failed");
+		return NULL;
+	}
+	(void)dlerror();
+	if ((t = dlsym(dl, LW_NOTIFY_CURL_SYMBOL)) == NULL) {
+		snprintf(err, errlen,
+		         "plugin %s has no " LW_NOTIFY_CURL_SYMBOL
+		         " symbol: not linewatch's notify plugin",
+		         path);
+		dlclose(dl);
+		return NULL;
+	}
+	/* the table and the structures must be the ones this linewatchd has */
+	if (t->abi != LW_NOTIFY_CURL_ABI) {
+		snprintf(err, errlen,
+		         "plugin %s has ABI version %" PRIu32 ", linewatchd needs %d: install the "
+		         "notify-curl.so built with this linewatchd",
+		         path, t->abi, LW_NOTIFY_CURL_ABI);
+		dlclose(dl);
+		return NULL;
+	}
+	if (t->webhook_cfg_size != sizeof(struct lw_webhook) ||
+	    t->email_cfg_size != sizeof(struct lw_email)) {
+		snprintf(err, errlen,
+		         "plugin %s was built from another version of config.h: install the "
+		         "notify-curl.so built with this linewatchd",
+		         path);
+		dlclose(dl);
+		return NULL;
+	}
+	if (t->url_ok == NULL || t->curlev_new == NULL || t->curlev_free == NULL ||
+	    t->webhook_new == NULL || t->webhook_free == NULL || t->webhook_send == NULL ||
+	    t->mail_new == NULL || t->mail_free == NULL || t->mail_send == NULL) {
+		snprintf(err, errlen, "plugin %s lacks a function of its table", path);
+		dlclose(dl);
+		return NULL;
+	}
+	*tp = t;
+	return dl;
+}
+
+/* Load notify-curl.so into n and start libcurl, once. */
+static int
+ncurl_load(struct notify *n, const struct lw_config *cfg)
+{
+	char err[PATH_MAX + 256];
+
+	if (n->nc != NULL)
+		return 0;
+	if ((n->dl = ncurl_open(cfg, &n->nc, err, sizeof(err))) == NULL) {
+		log_warnx("notifications: %s", err);
+		return -1;
+	}
+	if ((n->ce = n->nc->curlev_new(n->base)) == NULL) {
+		log_warnx("notifications: cannot set up libcurl");
+		dlclose(n->dl);
+		n->dl = NULL;
+		n->nc = NULL;
+		return -1;
+	}
+	log_debug("notifications: webhooks and e-mail through %s/%s",
+	          cfg->plugin_dir ? cfg->plugin_dir : ".", LW_NOTIFY_CURL_FILE);
+	return 0;
 }
 
 /* --- the module ----------------------------------------------------------- */
@@ -932,10 +1043,8 @@ notify_new(struct event_base *base, struct db *db, const struct lw_config *cfg)
 		goto fail;
 	}
 	engine_setup(n);
-	if ((n->ce = curlev_new(base)) == NULL) {
-		log_warnx("notifications: cannot set up libcurl");
+	if (needs_curl(cfg) && ncurl_load(n, cfg) != 0)
 		goto fail;
-	}
 	if (apply(n, NULL, cfg) != 0)
 		goto fail;
 	purge_orphans(n);
@@ -958,6 +1067,12 @@ notify_reload(struct notify *n, const struct lw_config *cfg)
 
 	if (site == NULL)
 		return -1;
+	/* checked by notify_check_config; failing here keeps the old config */
+	if (needs_curl(cfg) && ncurl_load(n, cfg) != 0) {
+		log_warnx("notifications: keeping the running configuration");
+		free(site);
+		return -1;
+	}
 	free(n->site);
 	n->site = site;
 	outbox_set_max(n->ob, cfg->tickets.outbox_max);
@@ -986,7 +1101,10 @@ notify_free(struct notify *n)
 		n->dests = d->next;
 		dest_free(d);
 	}
-	curlev_free(n->ce);
+	if (n->ce != NULL)
+		n->nc->curlev_free(n->ce);
+	if (n->dl != NULL)
+		dlclose(n->dl);
 	outbox_close(n->ob);
 	free(n->site);
 	free(n);
@@ -1073,24 +1191,14 @@ report(config_error_cb cb, void *arg, int *nerr, const struct lw_config *cfg, in
 		cb(full, arg);
 }
 
-static bool
-url_ok(const char *url)
-{
-	CURLU *u = curl_url();
-	bool ok;
-
-	if (u == NULL)
-		return true;
-	ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK;
-	curl_url_cleanup(u);
-	return ok;
-}
-
 int
 notify_check_config(const struct lw_config *cfg, config_error_cb cb, void *arg)
 {
+	const struct lw_notify_curl *nc = NULL;
+	char why[PATH_MAX + 256];
 	oid root[MAX_OID_LEN];
 	size_t rootlen;
+	void *dl;
 	int nerr = 0;
 
 	if (trap_parse_oid(enterprise_oid(cfg), root, &rootlen) != 0)
@@ -1110,13 +1218,27 @@ notify_check_config(const struct lw_config *cfg, config_error_cb cb, void *arg)
 		if (trap_check_target(u->target, err, sizeof(err)) != 0)
 			report(cb, arg, &nerr, cfg, u->line, "upstream \"%s\": %s", u->name, err);
 	}
+	if (!needs_curl(cfg))
+		return nerr;
+	/* the plugin is loaded here, as probe plugins are, so that -t, start-up
+	 * and reload refuse a configuration whose destinations cannot run */
+	if ((dl = ncurl_open(cfg, &nc, why, sizeof(why))) == NULL) {
+		if (cfg->nwebhooks > 0)
+			report(cb, arg, &nerr, cfg, cfg->webhooks[0].line, "webhook \"%s\": %s",
+			       cfg->webhooks[0].name, why);
+		else
+			report(cb, arg, &nerr, cfg, cfg->emails[0].line, "email \"%s\": %s",
+			       cfg->emails[0].name, why);
+		return nerr;
+	}
 	for (size_t i = 0; i < cfg->nwebhooks; i++)
-		if (cfg->webhooks[i].url && !url_ok(cfg->webhooks[i].url))
+		if (cfg->webhooks[i].url && !nc->url_ok(cfg->webhooks[i].url))
 			report(cb, arg, &nerr, cfg, cfg->webhooks[i].line,
 			       "webhook \"%s\": url is not a valid URL", cfg->webhooks[i].name);
 	for (size_t i = 0; i < cfg->nemails; i++)
-		if (cfg->emails[i].smtp && !url_ok(cfg->emails[i].smtp))
+		if (cfg->emails[i].smtp && !nc->url_ok(cfg->emails[i].smtp))
 			report(cb, arg, &nerr, cfg, cfg->emails[i].line,
 			       "email \"%s\": smtp is not a valid URL", cfg->emails[i].name);
+	dlclose(dl);
 	return nerr;
 }

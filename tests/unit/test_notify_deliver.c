@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,13 +212,17 @@ perr(const char *msg, void *arg)
 	fprintf(stderr, "%s\n", msg);
 }
 
+/* BUILD/plugins, where notify-curl.so is, from BUILD/tests/this */
+static char plugin_dir[PATH_MAX + 16];
+
 static void
 write_conf(struct fx *f, const char *body)
 {
 	FILE *fp = fopen(f->conf, "w");
 
 	assert_non_null(fp);
-	fprintf(fp, "site = \"Test Site\"\nstate-dir = \"%s\"\n%s", f->dir, body);
+	fprintf(fp, "site = \"Test Site\"\nstate-dir = \"%s\"\nplugin-dir = \"%s\"\n%s", f->dir,
+	        plugin_dir, body);
 	fclose(fp);
 }
 
@@ -566,7 +571,17 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_refused_payload_is_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	};
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
 
+	if (n <= 0)
+		return 1;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return 1;
+	*slash = '\0';
+	snprintf(plugin_dir, sizeof(plugin_dir), "%s/../plugins", exe);
 	log_init(1, LOG_LVL_WARN);
 	if (evthread_use_pthreads() != 0)
 		return 1;
