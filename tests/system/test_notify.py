@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from lwd import LINEWATCHD, REPO, Daemon, run, wait_for
+from lwd import BUILD, LINEWATCHD, REPO, Daemon, run, wait_for
 
 SHARED_MIBS = os.path.join(os.path.dirname(REPO), "shared", "mibs")
 USER = ("lwtrap", "SHA", "authpass1", "AES", "privpass1")
@@ -306,6 +306,7 @@ def test_bad_notification_config_names_file_and_line(tmp_path, text, line, words
 def test_good_notification_config_checks(tmp_path):
     p = tmp_path / "good.conf"
     p.write_text(
+        f'plugin-dir = "{BUILD}/plugins"\n'  # -t loads notify-curl.so
         'upstream "noc" { target = "udp:127.0.0.1"  community = "public"  inform = true }\n'
         f'upstream "v3" {{ target = "udp6:[::1]:16200"  {V3}  inform = true }}\n'
         'webhook "psa" { url = "https://127.0.0.1:8443/hook"  '
@@ -315,6 +316,87 @@ def test_good_notification_config_checks(tmp_path):
     r = run([LINEWATCHD, "-t", "-c", str(p)])
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "configuration OK"
+
+
+# --- notify-curl.so: libcurl only in the plugin -------------------------------
+
+
+def needed(path):
+    r = run(["readelf", "-d", path])
+    assert r.returncode == 0, r.stderr
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
+
+
+def test_linewatchd_does_not_link_libcurl_notify_curl_so_does():
+    # libcurl's closure is ~4 MB of resident pages in every daemon
+    core = needed(LINEWATCHD)
+    assert core and not [n for n in core if "curl" in n], core
+    assert [n for n in needed(os.path.join(BUILD, "plugins", "notify-curl.so"))
+            if n.startswith("libcurl")]
+
+
+def mapped(pid, prefix):
+    """Whether a shared object whose file name starts with prefix is mapped."""
+    with open(f"/proc/{pid}/maps") as f:
+        return any(os.path.basename(line.split()[-1]).startswith(prefix)
+                   for line in f if ".so" in line)
+
+
+def test_libcurl_is_mapped_only_once_a_webhook_is_configured(tmp_path):
+    with Daemon(tmp_path) as d:
+        assert not mapped(d.pid(), "notify-curl.so")
+        assert not mapped(d.pid(), "libcurl")
+        d.write_config('webhook "psa" { url = "http://127.0.0.1:9/hook" }\n')
+        d.signal(signal.SIGHUP)
+        d.wait_for(lambda: mapped(d.pid(), "notify-curl.so"), 10, "notify-curl.so loaded")
+        assert mapped(d.pid(), "libcurl")
+
+
+NO_PLUGIN = [
+    ('\nwebhook "psa" {\n  url = "http://127.0.0.1:9/hook"\n}\n', 2, 'webhook "psa"'),
+    ('\n\n\nemail "oncall" {\n  smtp = "smtp://127.0.0.1:9"\n  from = "lw@example.org"\n'
+     '  to = { "noc@example.org" }\n}\n', 4, 'email "oncall"'),
+]
+
+
+@pytest.mark.parametrize("text,line,who", NO_PLUGIN)
+def test_destination_without_notify_curl_so_fails_with_t_and_at_start(tmp_path, text, line, who):
+    empty = tmp_path / "plugins"
+    empty.mkdir()
+    (tmp_path / "state").mkdir()
+    p = tmp_path / "lw.conf"
+    p.write_text(f'state-dir = "{tmp_path}/state"\npidfile = "{tmp_path}/lw.pid"\n'
+                 f'plugin-dir = "{empty}"\n'
+                 f'http {{ listen = {{ "127.0.0.1:{free_udp_port()}" }} }}\n' + text)
+    want = f"{p}:{line + 4}: {who}: plugin {empty}/notify-curl.so does not exist"
+    r = run([LINEWATCHD, "-t", "-c", str(p)])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert want in r.stderr, r.stderr
+    assert "plugin-dir" in r.stderr, r.stderr
+    r = run([LINEWATCHD, "-f", "-c", str(p)], timeout=30)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert want in r.stderr, r.stderr
+
+
+class NoCurlDaemon(Daemon):
+    """A daemon whose plugin-dir has no notify-curl.so."""
+
+    def config_text(self, body):
+        pdir = os.path.join(self.dir, "plugins")
+        os.makedirs(pdir, exist_ok=True)
+        return super().config_text(body).replace(f'plugin-dir = "{BUILD}/plugins"',
+                                                 f'plugin-dir = "{pdir}"')
+
+
+def test_reload_adding_a_webhook_without_notify_curl_so_keeps_the_config(tmp_path):
+    with NoCurlDaemon(tmp_path) as d:
+        d.write_config('webhook "psa" { url = "http://127.0.0.1:9/hook" }\n')
+        d.signal(signal.SIGHUP)
+        d.wait_for(lambda: "keeping the running configuration" in d.read_log(), 10,
+                   "the refused reload")
+        assert "notify-curl.so does not exist" in d.read_log()
+        assert d.get("/api/v1/health")
+        assert not mapped(d.pid(), "libcurl")
 
 
 # --- ticket events from real problems -----------------------------------------
