@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -614,6 +615,13 @@ main(int argc, char *argv[])
 	struct lwd d = {.cfgpath = LW_SYSCONFDIR "/linewatch.conf"};
 	int foreground = 0, debug = 0, checkonly = 0, ch, nerr = 0;
 	struct passwd *pw = NULL;
+
+	/* glibc gives every thread that allocates an arena of its own (the
+	 * writers, graphs, captures): memory freed in one cannot serve another.
+	 * With two, the SNMP benchmark's anonymous memory (4,800 interfaces)
+	 * went from 21.7 to 17.9 MB, about 0.6 MB of that from dropping libcurl
+	 * at the same time; the threads rarely allocate at once. */
+	mallopt(M_ARENA_MAX, 2);
 
 	/* Offline analysis of a capture file has its own options (replay.h). */
 	for (int i = 1; i < argc; i++)
