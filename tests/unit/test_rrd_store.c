@@ -568,6 +568,18 @@ wait_taken(struct fx *fx, struct rrd_store_stats *st)
 	fail_msg("the writer did not take the queue within 10 s");
 }
 
+/* A store with this rrd-write-delay, given samples t0 + [0, n) steps of
+ * interface sw/eth0, whose file is f. */
+static void
+start_held(struct fx *fx, int64_t delay_ms, time_t t0, int n, char f[PATH_MAX])
+{
+	fx->cfg.rrd_write_delay_ms = delay_ms;
+	start_store(fx);
+	path_of(fx, LW_SUBJ_INTERFACE, "sw", "eth0", f);
+	for (int i = 0; i < n; i++)
+		publish_iface(fx, "sw", "eth0", t0 + i * STEP, STEP * 1000);
+}
+
 /* rrd-write-delay: rows are held per file and written together: when a
  * reader asks for the file, when HOLD_MAX_ROWS (64) are held, on a flush. */
 static void
@@ -578,11 +590,7 @@ test_held_rows(void **state)
 	char f[PATH_MAX];
 	time_t t0 = aligned_start();
 
-	fx->cfg.rrd_write_delay_ms = 3600 * 1000;
-	start_store(fx);
-	path_of(fx, LW_SUBJ_INTERFACE, "sw", "eth0", f);
-	for (int i = 0; i < 10; i++)
-		publish_iface(fx, "sw", "eth0", t0 + i * STEP, STEP * 1000);
+	start_held(fx, 3600 * 1000, t0, 10, f);
 	wait_taken(fx, &st);
 	assert_int_equal(st.held, 10);
 	assert_int_equal(st.written, 0);
@@ -621,11 +629,7 @@ test_held_rows_stop(void **state)
 	char f[PATH_MAX];
 	time_t t0 = aligned_start();
 
-	fx->cfg.rrd_write_delay_ms = 3600 * 1000;
-	start_store(fx);
-	path_of(fx, LW_SUBJ_INTERFACE, "sw", "eth0", f);
-	for (int i = 0; i < 20; i++)
-		publish_iface(fx, "sw", "eth0", t0 + i * STEP, STEP * 1000);
+	start_held(fx, 3600 * 1000, t0, 20, f);
 	wait_taken(fx, &st);
 	assert_int_equal(st.held, 20);
 	rrd_store_free(fx->rs);
@@ -642,11 +646,7 @@ test_held_rows_due(void **state)
 	char f[PATH_MAX];
 	time_t t0 = aligned_start();
 
-	fx->cfg.rrd_write_delay_ms = 200;
-	start_store(fx);
-	path_of(fx, LW_SUBJ_INTERFACE, "sw", "eth0", f);
-	for (int i = 0; i < 5; i++)
-		publish_iface(fx, "sw", "eth0", t0 + i * STEP, STEP * 1000);
+	start_held(fx, 200, t0, 5, f);
 	for (int i = 0; i < 500; i++) {
 		stats(fx, &st);
 		if (st.written == 5)
@@ -1075,11 +1075,7 @@ test_held_rows_cached(void **state)
 
 	cached_start(fx, false);
 	fx->cfg.rrdcached = fx->addr;
-	fx->cfg.rrd_write_delay_ms = 3600 * 1000; /* held 10 s at most: not reached */
-	start_store(fx);
-	path_of(fx, LW_SUBJ_INTERFACE, "sw", "eth0", f);
-	for (int i = 0; i < NSAMPLES; i++)
-		publish_iface(fx, "sw", "eth0", t0 + i * STEP, STEP * 1000);
+	start_held(fx, 3600 * 1000, t0, NSAMPLES, f); /* held 10 s at most: not reached */
 	wait_taken(fx, &st);
 	assert_int_equal(st.held, NSAMPLES);
 	assert_int_equal(cached_updates(fx), 0);
