@@ -11,6 +11,7 @@ namespace.  The HTTP port is picked free on 127.0.0.1 unless `listen` is given.
 """
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,12 +28,54 @@ os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:fast_unwin
 os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+_given_ports = set()
+_port_random = random.Random()
+
+
+def _unassigned_ports():
+    """Ports the kernel never hands out by itself (outside
+    net.ipv4.ip_local_port_range), or None.  A port picked from the
+    ephemeral range is free only until its test binds it: meanwhile any
+    connect() or UDP socket on the machine (the daemon's own included) may
+    get it as its local port.  Outside that range only an explicit bind can
+    take it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = map(int, f.read().split())
+    except (OSError, ValueError):
+        return None
+    if lo - 1024 >= 2000:
+        return range(max(1024, lo - 10000), lo)
+    if 65535 - hi >= 2000:
+        return range(hi + 1, 65536)
+    return None
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port on 127.0.0.1 nothing is bound to (TCP, or UDP with
+    kind=socket.SOCK_DGRAM), outside the ephemeral range when possible and
+    never the same one twice in a test run."""
+    ports = _unassigned_ports()
+    for _ in range(1000):
+        want = _port_random.choice(ports) if ports else 0
+        if want in _given_ports:
+            continue
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind(("127.0.0.1", want))
+            port = s.getsockname()[1]
+        except OSError:
+            continue  # in use
+        finally:
+            s.close()
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
+    raise AssertionError("no free port on 127.0.0.1")
+
+
+def free_udp_port():
+    return free_port(socket.SOCK_DGRAM)
 
 
 def wait_for(pred, timeout=10.0, what="condition", interval=0.1):
@@ -100,7 +143,8 @@ class Daemon:
         self.proc = subprocess.Popen(self.cmd(), stdout=self.logf, stderr=subprocess.STDOUT,
                                      env=env, start_new_session=True)
         if wait:
-            deadline = time.monotonic() + 20
+            # generous: a sanitizer build on a loaded machine starts slowly
+            deadline = time.monotonic() + 60
             while True:
                 self.alive_or_raise()  # a daemon that exited fails at once
                 try:
@@ -109,7 +153,7 @@ class Daemon:
                 except Exception:  # noqa: BLE001 - not listening yet
                     pass
                 if time.monotonic() > deadline:
-                    raise AssertionError("linewatchd health endpoint did not answer in 20 s:\n"
+                    raise AssertionError("linewatchd health endpoint did not answer in 60 s:\n"
                                          + self.read_log()[-3000:])
                 time.sleep(0.1)
         return self
@@ -137,7 +181,7 @@ class Daemon:
                                      headers=headers or {})
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
-            with opener.open(req, timeout=10) as r:
+            with opener.open(req, timeout=30) as r:
                 return r.status, dict(r.headers), r.read()
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read()
@@ -146,7 +190,7 @@ class Daemon:
         if self.netns:
             out = subprocess.run(["ip", "netns", "exec", self.netns, "curl", "-s", "--noproxy",
                                   "*", "-w", "\n%{http_code}", self.url(path)],
-                                 capture_output=True, text=True, timeout=15)
+                                 capture_output=True, text=True, timeout=30)
             body, _, code = out.stdout.rpartition("\n")
             assert int(code) == expect, f"GET {path}: {code} {body}"
             return json.loads(body)
@@ -169,7 +213,7 @@ class Daemon:
     def pid(self):
         return self.proc.pid  # `ip netns exec` execs the daemon: same pid
 
-    def stop(self, timeout=10):
+    def stop(self, timeout=30):
         """SIGTERM and wait; returns the exit code."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
