@@ -136,27 +136,27 @@ def test_sighup_with_broken_file_keeps_serving(tmp_path):
         with open(d.conf, "a") as f:
             f.write("\nthis is { not valid\n")
         d.signal(signal.SIGHUP)
-        wait_for(lambda: d.get("/api/v1/health")["config"]["last_reload_failed"], 10,
+        wait_for(lambda: d.get("/api/v1/health")["config"]["last_reload_failed"], 30,
                  "failed reload to be recorded")
         assert d.get("/api/v1/health")["site"] == "before"
         assert f"{d.conf}:" in d.read_log()
         with open(d.conf, "w") as f:
             f.write(good.replace('site = "before"', 'site = "after"'))
         d.signal(signal.SIGHUP)
-        wait_for(lambda: d.get("/api/v1/health")["site"] == "after", 10, "reload to apply")
+        wait_for(lambda: d.get("/api/v1/health")["site"] == "after", 30, "reload to apply")
 
 
 def test_sigterm_exits_zero_and_removes_pidfile(tmp_path):
     d = Daemon(tmp_path).start()
     assert os.path.exists(d.pidfile)
     assert int(open(d.pidfile).read()) == d.proc.pid
-    assert d.stop(timeout=5) == 0
+    assert d.stop() == 0
     assert not os.path.exists(d.pidfile)
 
 
 def test_second_instance_refused(tmp_path):
     with Daemon(tmp_path) as d:
-        r = run([LINEWATCHD, "-f", "-c", d.conf], timeout=10)
+        r = run([LINEWATCHD, "-f", "-c", d.conf], timeout=30)
         assert r.returncode != 0
         assert "another linewatchd" in r.stderr
 
@@ -169,7 +169,7 @@ def test_port_in_use(tmp_path):
     port = s.getsockname()[1]
     try:
         d = Daemon(tmp_path, listen=f"127.0.0.1:{port}")
-        r = run(d.cmd(), timeout=10)
+        r = run(d.cmd(), timeout=30)
         assert r.returncode != 0
         assert f"127.0.0.1:{port}" in r.stderr and "listen" in r.stderr
     finally:
@@ -182,14 +182,14 @@ def test_state_dir_not_usable(tmp_path):
         text = f.read().replace(d.state, "/proc/linewatch-state")
     with open(d.conf, "w") as f:
         f.write(text)
-    r = run(d.cmd(), timeout=10)
+    r = run(d.cmd(), timeout=30)
     assert r.returncode != 0
     assert "state-dir /proc/linewatch-state" in r.stderr, r.stderr
 
 
 def test_unknown_user(tmp_path):
     d = Daemon(tmp_path, extra_top='user = "no-such-user-lw"')
-    r = run(d.cmd(), timeout=10)
+    r = run(d.cmd(), timeout=30)
     assert r.returncode != 0
     assert 'user "no-such-user-lw"' in r.stderr and "does not exist" in r.stderr
 
@@ -220,7 +220,7 @@ def test_suggest_config_is_valid(tmp_path):
 
 def test_hash_password():
     r = subprocess.run([LINEWATCHD, "--hash-password"], input="correct horse battery\n",
-                       capture_output=True, text=True, timeout=10)
+                       capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     h = r.stdout.strip()
     assert h.startswith("$y$"), h
@@ -228,20 +228,30 @@ def test_hash_password():
     assert crypt.crypt("correct horse battery", h) == h
 
 
+def gone(pid):
+    """The process has exited: no longer there, or a zombie (the detached
+    daemon is not our child: whoever adopted it reaps it, maybe never)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
 def test_daemon_mode_detaches_and_writes_pidfile(tmp_path):
     d = Daemon(tmp_path)
-    r = run([LINEWATCHD, "-c", d.conf], timeout=20)  # no -f: detach
+    r = run([LINEWATCHD, "-c", d.conf], timeout=60)  # no -f: detach
     assert r.returncode == 0, r.stderr
-    pid = wait_for(lambda: os.path.exists(d.pidfile) and int(open(d.pidfile).read()), 10,
+    pid = wait_for(lambda: os.path.exists(d.pidfile) and int(open(d.pidfile).read()), 30,
                    "the pidfile")
     try:
         os.kill(pid, 0)
-        h = wait_for(lambda: d.get("/api/v1/health"), 10, "the detached daemon's health")
+        h = wait_for(lambda: d.get("/api/v1/health"), 60, "the detached daemon's health")
         assert h["status"] == "ok"
         # Detached: a session leader of its own, no controlling terminal.
         stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
         assert int(stat[3]) == int(stat[2]) or int(stat[3]) != os.getpgrp()
     finally:
         os.kill(pid, signal.SIGTERM)
-    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10, "the daemon to exit")
+    wait_for(lambda: gone(pid), 30, "the daemon to exit")
     assert not os.path.exists(d.pidfile)
