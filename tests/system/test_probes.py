@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from lwd import BUILD, LINEWATCHD, Daemon, free_port, run, wait_for
+from lwd import BUILD, LINEWATCHD, Daemon, free_port, free_udp_port, run, wait_for
 
 CHECK_DUMMY = "/usr/lib/nagios/plugins/check_dummy"
 
@@ -80,14 +80,6 @@ def closed_port():
     return free_port()
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @pytest.fixture
 def dnsmasq(tmp_path):
     if not shutil.which("dnsmasq", path="/usr/sbin:/usr/bin:/sbin:/bin"):
@@ -115,7 +107,7 @@ def dnsmasq(tmp_path):
             raise AssertionError("dnsmasq exited: " + (tmp_path / "dnsmasq.log").read_text())
         return False
 
-    wait_for(answering, 10, "dnsmasq to listen")
+    wait_for(answering, 30, "dnsmasq to listen")
     yield port
     p.terminate()
     p.wait(10)
@@ -126,7 +118,7 @@ def probes(d, link=None):
     return {p["name"]: p for p in d.get(path)["probes"]}
 
 
-def wait_results(d, names, timeout=30, pred=None):
+def wait_results(d, names, timeout=60, pred=None):
     """Poll until every named probe has a result (and pred(probe) holds)."""
     def ready():
         ps = probes(d)
@@ -359,10 +351,10 @@ link "lab" {{
         assert h["status"] == "unknown", h
         assert h["message"] == "timed out after 1000 ms"
         # the script and its background child (same process group) are killed
-        wait_for(lambda: pids.exists() and len(pids.read_text().split()) >= 2, 10,
+        wait_for(lambda: pids.exists() and len(pids.read_text().split()) >= 2, 30,
                  "the hanging script to record its pids")
         for pid in map(int, pids.read_text().split()[:2]):
-            wait_for(lambda pid=pid: not _alive(pid), 10, f"hung process {pid} to be killed")
+            wait_for(lambda pid=pid: not _alive(pid), 30, f"hung process {pid} to be killed")
 
         m = ps["missing"]
         assert m["status"] == "unknown", m
@@ -374,7 +366,7 @@ link "lab" {{
         assert w["message"].startswith("exit code 7: caf\u00e9 ?"), w
         # the daemon keeps running them: results keep coming
         t0 = ps["fine"]["ts"]
-        d.wait_for(lambda: probes(d)["fine"]["ts"] > t0, 10, "a newer result")
+        d.wait_for(lambda: probes(d)["fine"]["ts"] > t0, 30, "a newer result")
 
 
 def _write(path, text):
@@ -488,4 +480,4 @@ link "lab" {{
         assert ps["keep"]["status"] == "ok"
         # probes run on: a result newer than the reload arrives for the kept probe
         t0 = time.time()
-        d.wait_for(lambda: probes(d)["keep"]["ts"] > t0, 10, "kept probe to go on")
+        d.wait_for(lambda: probes(d)["keep"]["ts"] > t0, 30, "kept probe to go on")
