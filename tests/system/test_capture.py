@@ -443,10 +443,12 @@ def ns_curl(ns, *args):
 
 def test_evidence_pcap_from_the_window(private_ns, tmp_path):
     """Evidence recorded on request holds the ring before the request and the
-    packets after it, headers only, readable by tshark."""
+    packets after it, headers only, readable by tshark.  (evidence-after is
+    long enough for the second sender to start on a loaded machine: the
+    window counts from the request's whole second.)"""
     need_tshark()
     body = ('capture "loop" {\n interface = "lo"\n interval = 1s\n ring = 20s\n'
-            ' evidence-after = 2s\n}\n')
+            ' evidence-after = 10s\n}\n')
     with Daemon(tmp_path, body=body, netns=private_ns) as d:
         def send(tag):
             subprocess.run(["ip", "netns", "exec", private_ns, "python3", "-c",
@@ -455,14 +457,14 @@ def test_evidence_pcap_from_the_window(private_ns, tmp_path):
                            check=True)
         send("before")
         d.wait_for(lambda: d.get("/api/v1/traffic")["captures"][0]["packets"] >= 20,
-                   timeout=20, what="the capture counting the first packets")
+                   timeout=60, what="the capture counting the first packets")
         t0 = time.time()
         out = ns_curl(private_ns, "-X", "POST", "-d", "capture=loop&ticket=T-7",
                       d.url("/api/v1/evidence"))
         answer = json.loads(out.stdout)
         assert answer["file"] == "loop-T-7.pcap"
         send("after")
-        d.wait_for(lambda: d.get("/api/v1/evidence?ticket=T-7")["evidence"], timeout=20,
+        d.wait_for(lambda: d.get("/api/v1/evidence?ticket=T-7")["evidence"], timeout=60,
                    what="the evidence file")
         files = d.get("/api/v1/evidence")["evidence"]
         assert [f["file"] for f in files] == ["loop-T-7.pcap"]
@@ -596,7 +598,7 @@ def test_live_flood_of_random_sources_keeps_memory_in_budget(lab, tmp_path):
     body = ('capture "app" {\n interface = "app"\n interval = 1s\n memory = 4M\n'
             ' buffer = 2M\n}\n')
     with Daemon(tmp_path, body=body, netns=lab.ns("app")) as d:
-        d.wait_for(lambda: d.get("/api/v1/traffic/app")["latest"], timeout=20,
+        d.wait_for(lambda: d.get("/api/v1/traffic/app")["latest"], timeout=60,
                    what="a first interval")
         before = vm(d.pid(), "VmRSS")
         t0 = time.time()
