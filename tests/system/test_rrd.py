@@ -143,7 +143,7 @@ def rrdcached(tmp_path):
                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for(lambda: p.poll() is None and os.path.exists(sock) and cached_stats(sock),
-                 timeout=15, what="rrdcached on " + sock)
+                 timeout=30, what="rrdcached on " + sock)
         yield sock
     finally:
         p.send_signal(signal.SIGTERM)

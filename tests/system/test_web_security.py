@@ -10,7 +10,7 @@ from lwd import LINEWATCHD, Daemon
 
 def make_hash(pw):
     r = subprocess.run([LINEWATCHD, "--hash-password"], input=pw + "\n", capture_output=True,
-                       text=True, timeout=20)
+                       text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return r.stdout.strip()
 
@@ -21,7 +21,7 @@ def tech_hash():
 
 
 def raw(d, method, path, body=None, headers=None):
-    c = http.client.HTTPConnection(d.host, d.port, timeout=10)
+    c = http.client.HTTPConnection(d.host, d.port, timeout=30)
     c.request(method, path, body=body, headers=headers or {})
     r = c.getresponse()
     data = r.read()
@@ -139,7 +139,7 @@ def test_tls_listener_and_secure_cookie(tmp_path, tech_hash):
     ctx.check_hostname = False
 
     def https(method, path, body=None, headers=None):
-        c = http.client.HTTPSConnection("127.0.0.1", d.port, timeout=10, context=ctx)
+        c = http.client.HTTPSConnection("127.0.0.1", d.port, timeout=30, context=ctx)
         c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
         out = (r.status, r.getheaders(), r.read())
@@ -149,7 +149,7 @@ def test_tls_listener_and_secure_cookie(tmp_path, tech_hash):
     d.start(wait=False)
     try:
         from lwd import wait_for
-        wait_for(lambda: d.alive_or_raise() and https("GET", "/api/v1/health")[0] == 200, 20,
+        wait_for(lambda: d.alive_or_raise() and https("GET", "/api/v1/health")[0] == 200, 60,
                  "HTTPS health")
         body = urllib.parse.urlencode({"user": "tech", "password": "s3cret-password"})
         status, hdrs, _ = https("POST", "/login", body,
@@ -171,7 +171,7 @@ def test_bad_tls_key_is_a_clear_startup_error(tmp_path):
     text = open(d.conf).read().replace(
         "http {\n", 'http {\n    tls-cert = "/nonexistent/cert.pem"\n    tls-key = "/nonexistent/key.pem"\n')
     open(d.conf, "w").write(text)
-    r = subprocess.run(d.cmd(), capture_output=True, text=True, timeout=10)
+    r = subprocess.run(d.cmd(), capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert "tls-cert /nonexistent/cert.pem" in r.stderr
 
