@@ -26,12 +26,19 @@ endif
 # probe plugins, linewatchctl, the unit tests and the fuzz harnesses do.
 PKGS   := libevent libevent_pthreads libevent_openssl netsnmp libpcap librrd sqlite3 libconfuse \
           jansson libxcrypt openssl
-# nDPI application classification (capture { applications = yes }): built
-# when libndpi is installed, NDPI=0 to leave it out, NDPI=1 to insist.
+# nDPI application classification (capture { applications = yes }): the
+# appclass-ndpi.so plugin, built when libndpi is installed, NDPI=0 to leave
+# it out, NDPI=1 to insist.  Not in PKGS either: linewatchd must not link
+# libndpi (~1 MB of resident pages in every daemon); only the plugin and the
+# fuzz harnesses do.  LW_NDPI tells the core the plugin exists.
 NDPI ?= $(shell pkg-config --exists libndpi 2>/dev/null && echo 1 || echo 0)
+NDPI_SRCS := daemon/appclass.c
 ifeq ($(NDPI),1)
-PKGS   += libndpi
-NDPI_DEFS := -DLW_NDPI
+NDPI_DEFS   := -DLW_NDPI
+NDPI_CFLAGS := $(shell pkg-config --cflags libndpi 2>/dev/null)
+NDPI_LIBS   := $(shell pkg-config --libs libndpi 2>/dev/null)
+NDPI_PLUGIN := $(BUILD)/plugins/appclass-ndpi.so
+NDPI_FUZZ   := $(NDPI_SRCS)
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -49,11 +56,12 @@ DAEMON_SRCS := $(wildcard daemon/*.c)
 # Webhooks and e-mail (libcurl): the notify-curl.so plugin, not the core.
 NCURL_SRCS  := daemon/curlev.c daemon/webhook.c daemon/mail.c daemon/notify_curl.c
 NCURL_OBJS  := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(NCURL_SRCS))
-CORE_SRCS   := $(filter-out daemon/main.c daemon/linewatchctl.c $(NCURL_SRCS),$(DAEMON_SRCS))
+CORE_SRCS   := $(filter-out daemon/main.c daemon/linewatchctl.c $(NCURL_SRCS) $(NDPI_SRCS),\
+                            $(DAEMON_SRCS))
 CORE_OBJS   := $(patsubst daemon/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 PLUGIN_SRCS := $(wildcard plugins/*.c)
 PLUGINS     := $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(PLUGIN_SRCS)) \
-               $(BUILD)/plugins/notify-curl.so
+               $(BUILD)/plugins/notify-curl.so $(NDPI_PLUGIN)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -125,6 +133,18 @@ $(BUILD)/plugins/notify-curl.so: $(NCURL_SRCS) $(wildcard daemon/*.h) | $(BUILD)
 	@$(CC) $(CFLAGS) -fPIC -shared -Wl,-Bsymbolic -o $@ $(NCURL_SRCS) $(SANFLAGS) \
 		$(CURL_LIBS) $(PKG_LIBS) -lpthread
 
+# appclass_load.o has LW_NDPI compiled in: rebuilt when NDPI changes.
+$(BUILD)/ndpi.$(NDPI): | $(BUILD)/obj
+	@rm -f $(BUILD)/ndpi.[01] && touch $@
+$(BUILD)/obj/appclass_load.o $(BUILD)/fuzzobj/appclass_load.o: $(BUILD)/ndpi.$(NDPI)
+
+# Loaded by capture.c and replay.c only when applications are classified
+# (appclass_load.c); it calls nothing of linewatchd's (-z defs).
+$(BUILD)/plugins/appclass-ndpi.so: $(NDPI_SRCS) $(wildcard daemon/*.h) | $(BUILD)/plugins
+	@echo "  CC $@"
+	@$(CC) $(CFLAGS) $(NDPI_CFLAGS) -fPIC -shared -Wl,-Bsymbolic -Wl,-z,defs -o $@ \
+		$(NDPI_SRCS) $(SANFLAGS) $(NDPI_LIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcore.a $(BUILD)/libnotifycurl.a | $(BUILD)/tests
 	@echo "  CC $<"
 	@$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libcore.a \
@@ -138,10 +158,12 @@ $(PLUGINS): $(wildcard plugins/*.h)
 unit: all $(UNIT_BINS)
 
 # libFuzzer harnesses: clang; the core is compiled once for them (no main).
-FUZZ_DEFS   := -D_GNU_SOURCE -Idaemon $(PKG_CFLAGS) $(CURL_CFLAGS) $(NDPI_DEFS) -DLW_VERSION='"$(VERSION)"' \
+FUZZ_DEFS   := -D_GNU_SOURCE -Idaemon $(PKG_CFLAGS) $(CURL_CFLAGS) $(NDPI_CFLAGS) $(NDPI_DEFS) \
+               -DLW_VERSION='"$(VERSION)"' \
                -DLW_SYSCONFDIR='"$(SYSCONFDIR)"' -DLW_DATADIR='"$(DATADIR)"' \
                -DLW_PLUGINDIR='"$(PLUGINDIR)"' -DLW_STATEDIR='"$(STATEDIR)"' -DLW_FUZZING
-FUZZ_OBJS   := $(patsubst daemon/%.c,$(BUILD)/fuzzobj/%.o,$(CORE_SRCS) $(NCURL_SRCS))
+# appclass.c is linked in (not dlopen()ed) so that libFuzzer sees its coverage
+FUZZ_OBJS   := $(patsubst daemon/%.c,$(BUILD)/fuzzobj/%.o,$(CORE_SRCS) $(NCURL_SRCS) $(NDPI_FUZZ))
 $(BUILD)/fuzzobj:
 	@mkdir -p $@
 $(BUILD)/fuzzobj/%.o: daemon/%.c | $(BUILD)/fuzzobj
@@ -152,7 +174,7 @@ $(BUILD)/libfuzzcore.a: $(FUZZ_OBJS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libfuzzcore.a | $(BUILD)/fuzz
 	@echo "  LD (fuzz) $@"
 	@clang -g -O1 -fsanitize=fuzzer,address,undefined $(FUZZ_DEFS) -o $@ $< \
-		$(BUILD)/libfuzzcore.a -rdynamic $(PKG_LIBS) $(CURL_LIBS) -lpthread -ldl -lm
+		$(BUILD)/libfuzzcore.a -rdynamic $(PKG_LIBS) $(CURL_LIBS) $(NDPI_LIBS) -lpthread -ldl -lm
 
 fuzz: $(FUZZ_BINS)
 

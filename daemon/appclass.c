@@ -1,66 +1,12 @@
-/* appclass.c - nDPI application classification in a fixed-size flow table */
+/* appclass.c - nDPI application classification in a fixed-size flow table:
+ * appclass-ndpi.so (see appclass.h), never linked into linewatchd */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "appclass.h"
-
-#ifndef LW_NDPI
-
-bool
-appclass_available(void)
-{
-	return false;
-}
-
-const char *
-appclass_version(void)
-{
-	return NULL;
-}
-
-struct appclass *
-appclass_new(uint64_t budget)
-{
-	return NULL;
-}
-
-void
-appclass_free(struct appclass *a)
-{
-}
-
-void
-appclass_size(const struct appclass *a, size_t *flows, size_t *states)
-{
-	*flows = *states = 0;
-}
-
-void
-appclass_add(struct appclass *a, enum decode_result r, const struct decode_pkt *p,
-             const uint8_t *frame, uint32_t caplen, uint32_t wirelen, uint32_t scale,
-             const struct timeval *ts)
-{
-}
-
-void
-appclass_flush(struct appclass *a, struct traffic_report *r, bool last)
-{
-	r->apps_valid = false;
-	r->napps = 0;
-	r->app_evictions = 0;
-}
-
-void
-appclass_stats(const struct appclass *a, struct appclass_stats *out)
-{
-	memset(out, 0, sizeof(*out));
-}
-
-#else /* LW_NDPI */
-
-#include <stdio.h>
-
 #include <ndpi_api.h>
+
+#include "appclass.h"
 
 #define WAYS 4          /* flow table set size */
 #define KEYLEN 40       /* family, proto, low address, high address, ports */
@@ -99,13 +45,7 @@ struct appclass {
 	struct appclass_stats stats;
 };
 
-bool
-appclass_available(void)
-{
-	return true;
-}
-
-const char *
+static const char *
 appclass_version(void)
 {
 	static char v[48];
@@ -121,7 +61,23 @@ state_at(struct appclass *a, size_t i)
 	return (struct ndpi_flow_struct *)(void *)(a->states + i * a->statesize);
 }
 
-struct appclass *
+static void
+appclass_free(struct appclass *a)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; a->owner && i < a->nstates; i++)
+		if (a->owner[i] != NO_STATE)
+			ndpi_free_flow_data(state_at(a, i));
+	if (a->mod)
+		ndpi_exit_detection_module(a->mod);
+	free(a->flows);
+	free(a->states);
+	free(a->owner);
+	free(a);
+}
+
+static struct appclass *
 appclass_new(uint64_t budget)
 {
 	struct appclass *a;
@@ -157,30 +113,14 @@ fail:
 	return NULL;
 }
 
-void
-appclass_free(struct appclass *a)
-{
-	if (a == NULL)
-		return;
-	for (size_t i = 0; a->owner && i < a->nstates; i++)
-		if (a->owner[i] != NO_STATE)
-			ndpi_free_flow_data(state_at(a, i));
-	if (a->mod)
-		ndpi_exit_detection_module(a->mod);
-	free(a->flows);
-	free(a->states);
-	free(a->owner);
-	free(a);
-}
-
-void
+static void
 appclass_size(const struct appclass *a, size_t *flows, size_t *states)
 {
 	*flows = a->nsets * WAYS;
 	*states = a->nstates;
 }
 
-void
+static void
 appclass_stats(const struct appclass *a, struct appclass_stats *out)
 {
 	*out = a->stats;
@@ -358,7 +298,7 @@ l3_packet(struct appclass *a, const struct decode_pkt *p, const uint8_t *frame, 
 	return ip;
 }
 
-void
+static void
 appclass_add(struct appclass *a, enum decode_result r, const struct decode_pkt *p,
              const uint8_t *frame, uint32_t caplen, uint32_t wirelen, uint32_t scale,
              const struct timeval *ts)
@@ -401,7 +341,7 @@ by_bytes(const void *x, const void *y)
 	return a->key < b->key ? -1 : a->key > b->key;
 }
 
-void
+static void
 appclass_flush(struct appclass *a, struct traffic_report *r, bool last)
 {
 	size_t n = 0;
@@ -436,4 +376,15 @@ appclass_flush(struct appclass *a, struct traffic_report *r, bool last)
 	a->evictions = 0;
 }
 
-#endif /* LW_NDPI */
+const struct lw_appclass lw_appclass = {
+    .abi = LW_APPCLASS_ABI,
+    .pkt_size = sizeof(struct decode_pkt),
+    .report_size = sizeof(struct traffic_report),
+    .version = appclass_version,
+    .create = appclass_new,
+    .destroy = appclass_free,
+    .size = appclass_size,
+    .add = appclass_add,
+    .flush = appclass_flush,
+    .stats = appclass_stats,
+};

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "appclass.h"
+#include "appclass_load.h"
 #include "capture.h"
 #include "decode.h"
 #include "evidence.h"
@@ -66,9 +66,12 @@ struct capture {
 	atomic_int stop;
 	struct event *ev;
 
+	const struct lw_appclass *ac; /* appclass-ndpi.so's table, with apps */
+
 	/* capture thread only */
 	struct traffic_agg *agg;
-	struct appclass *apps; /* NULL: services named by port only */
+	struct appclass *apps;     /* NULL: services named by port only */
+	appclass_add_fn *classify; /* ac->add, taken once */
 	struct evring *ring;
 	struct traffic_report *work;
 	uint32_t skip;
@@ -102,6 +105,8 @@ struct captures {
 	char evdir[PATH_MAX];
 	struct capture **v;
 	size_t n;
+	void *appdl; /* appclass-ndpi.so, open while a capture classifies */
+	const struct lw_appclass *ac;
 };
 
 static int64_t
@@ -166,8 +171,8 @@ on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 		c->skip = 0;
 		traffic_agg_add(c->agg, r, &pkt, h->len, c->sample_n);
 		if (c->apps)
-			appclass_add(c->apps, r, &pkt, bytes, h->caplen, h->len, c->sample_n,
-			             &h->ts);
+			c->classify(c->apps, r, &pkt, bytes, h->caplen, h->len, c->sample_n,
+			            &h->ts);
 	}
 	keep = c->payload ? h->caplen : header_bytes(r, &pkt, bytes, h->caplen);
 	/* classifying captures more than the configured snaplen: not for evidence */
@@ -193,7 +198,7 @@ flush_interval(struct capture *c, const struct timeval *now)
 
 	traffic_agg_flush(c->agg, c->work);
 	if (c->apps)
-		appclass_flush(c->apps, c->work, false);
+		c->ac->flush(c->apps, c->work, false);
 	c->work->start = c->istart;
 	c->work->end = *now;
 	c->work->sample_n = c->sample_n;
@@ -477,12 +482,26 @@ add_interface_networks(struct capture *c)
 	pcap_freealldevs(all);
 }
 
+/* The first capture that classifies applications (NULL: none does or this
+ * linewatchd is built without nDPI). */
+static const struct lw_capture *
+wants_applications(const struct lw_config *cfg)
+{
+	for (size_t i = 0; appclass_built() && i < cfg->ncaptures; i++)
+		if (cfg->captures[i].applications)
+			return &cfg->captures[i];
+	return NULL;
+}
+
 int
 capture_check_config(const struct lw_config *cfg, config_error_cb cb, void *arg)
 {
+	const struct lw_capture *apps = wants_applications(cfg);
+	const struct lw_appclass *t;
 	struct bpf_program prog;
-	char msg[PCAP_ERRBUF_SIZE + 512];
+	char msg[PATH_MAX + 768], why[PATH_MAX + 256];
 	int nerr = 0;
+	void *dl;
 
 	for (size_t i = 0; i < cfg->ncaptures; i++) {
 		const struct lw_capture *cc = &cfg->captures[i];
@@ -503,6 +522,18 @@ capture_check_config(const struct lw_config *cfg, config_error_cb cb, void *arg)
 			pcap_freecode(&prog);
 		pcap_close(p);
 	}
+	if (apps == NULL)
+		return nerr;
+	/* the plugin is loaded here, as probe plugins are, so that -t, start-up
+	 * and reload refuse a configuration whose classification cannot run */
+	dl = appclass_open(cfg->plugin_dir ? cfg->plugin_dir : ".", &t, why, sizeof(why));
+	if (dl == NULL) {
+		snprintf(msg, sizeof(msg), "%s:%d: capture \"%s\": %s", cfg->file, apps->line,
+		         apps->name, why);
+		cb(msg, arg);
+		nerr++;
+	}
+	appclass_close(dl);
 	return nerr;
 }
 
@@ -579,7 +610,8 @@ capture_free(struct capture *c)
 		event_free(c->ev);
 	traffic_agg_free(c->agg);
 	evring_free(c->ring);
-	appclass_free(c->apps);
+	if (c->apps)
+		c->ac->destroy(c->apps);
 	traffic_report_free(c->work);
 	traffic_report_free(c->ready);
 	traffic_report_free(c->latest);
@@ -625,17 +657,21 @@ capture_new(struct captures *cs, const struct lw_capture *cc)
 		goto fail;
 	if (c->interval_us <= 0)
 		c->interval_us = 60000000;
-	if (cc->applications && !appclass_available())
+	if (cc->applications && !appclass_built())
 		log_warnx("capture %s: applications = yes, but this linewatchd is built without "
 		          "nDPI: services are named by their well-known ports",
 		          c->name);
-	c->applications = cc->applications && appclass_available();
+	c->applications = cc->applications && appclass_built();
 	traffic_budget_split(cc->memory_bytes, cc->buffer_bytes, c->applications, &c->budget);
 	seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
 	c->agg = traffic_agg_new(c->budget.tables, CAPTURE_TOP, seed);
 	c->ring = evring_new(c->budget.evidence, c->snaplen);
-	if (c->applications && (c->apps = appclass_new(c->budget.apps)) == NULL)
-		goto fail;
+	if (c->applications) {
+		c->ac = cs->ac; /* captures_start opened the plugin */
+		c->classify = c->ac->add;
+		if ((c->apps = c->ac->create(c->budget.apps)) == NULL)
+			goto fail;
+	}
 	c->work = traffic_report_new(CAPTURE_TOP);
 	c->ready = traffic_report_new(CAPTURE_TOP);
 	c->latest = traffic_report_new(CAPTURE_TOP);
@@ -672,6 +708,7 @@ captures_stop(struct captures *cs)
 	for (size_t i = 0; i < cs->n; i++)
 		capture_free(cs->v[i]);
 	free(cs->v);
+	appclass_close(cs->appdl); /* after every instance is gone */
 	traffic_db_close(cs->db);
 	free(cs);
 }
@@ -693,6 +730,18 @@ captures_start(struct event_base *base, const struct lw_config *cfg, struct lw_b
 	if (cs->v == NULL) {
 		free(cs);
 		return NULL;
+	}
+	/* nDPI is mapped only into a daemon that classifies */
+	if (wants_applications(cfg) != NULL) {
+		char err[PATH_MAX + 256];
+
+		cs->appdl = appclass_open(cfg->plugin_dir ? cfg->plugin_dir : ".", &cs->ac, err,
+		                          sizeof(err));
+		if (cs->appdl == NULL) {
+			log_warnx("capture %s: %s", wants_applications(cfg)->name, err);
+			captures_stop(cs);
+			return NULL;
+		}
 	}
 	/* history is worth having but not worth refusing to capture for */
 	cs->db = traffic_db_open(cfg->state_dir);
@@ -725,10 +774,10 @@ captures_start(struct event_base *base, const struct lw_config *cfg, struct lw_b
 		if (c->apps) {
 			size_t nf, ns;
 
-			appclass_size(c->apps, &nf, &ns);
+			c->ac->size(c->apps, &nf, &ns);
 			log_info("capture %s: applications by %s: %lluK for %zu flows, %zu "
 			         "classified at once; snaplen %u for it",
-			         c->name, appclass_version(),
+			         c->name, c->ac->version(),
 			         (unsigned long long)(c->budget.apps >> 10), nf, ns,
 			         c->snaplen < APPCLASS_SNAPLEN ? APPCLASS_SNAPLEN : c->snaplen);
 		}
@@ -754,7 +803,7 @@ captures_reload(struct captures *cs, const struct lw_config *cfg)
 		       c->snaplen == (uint32_t)cc->snaplen &&
 		       c->interval_us == cc->interval_ms * 1000 && c->memory == cc->memory_bytes &&
 		       c->buffer == cc->buffer_bytes &&
-		       c->applications == (cc->applications && appclass_available());
+		       c->applications == (cc->applications && appclass_built());
 	}
 	if (!same)
 		log_warnx("capture changes take effect at the next restart");
@@ -833,7 +882,7 @@ capture_status_json(const struct capture *c, int with_report)
 	json_object_set_new(j, "memory", json_integer((json_int_t)c->memory));
 	json_object_set_new(j, "buffer", json_integer((json_int_t)c->budget.kernel));
 	json_object_set_new(j, "applications",
-	                    c->applications ? json_string(appclass_version()) : json_null());
+	                    c->applications ? json_string(c->ac->version()) : json_null());
 	if (with_report)
 		json_object_set_new(j, "latest",
 		                    c->have_latest ? traffic_report_json(c->latest) : json_null());

@@ -8,7 +8,9 @@
  * publishes a LW_SUBJ_CAPTURE sample (total_bps, tcp_bps, udp_bps,
  * icmp_bps, other_bps, pps, drops, interface_drops, undecoded) and queues
  * the tops for the traffic database.  Kernel and interface drops come from
- * pcap_stats() and are always reported.
+ * pcap_stats() and are always reported.  Captures with `applications = yes`
+ * classify through appclass-ndpi.so (appclass.h), loaded from plugin-dir at
+ * start only when one does; a missing plugin is a configuration error.
  */
 #ifndef LW_CAPTURE_H
 #define LW_CAPTURE_H

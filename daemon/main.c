@@ -93,7 +93,7 @@ usage(void)
 	        "       linewatchd --hash-password\n"
 	        "       linewatchd --replay FILE.pcap [-c FILE] [--capture NAME] [--top N]\n"
 	        "                  [--local CIDR]... [--intervals] [--table | --json]\n"
-	        "                  [--applications]\n"
+	        "                  [--applications [--plugin-dir DIR]]\n"
 	        "  -f  stay in the foreground, log to stderr\n"
 	        "  -d  debug log level\n"
 	        "  -c  configuration file (default " LW_SYSCONFDIR "/linewatch.conf)\n"

@@ -1,13 +1,15 @@
 /* replay.c - offline analysis of a capture file */
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "appclass.h"
+#include "appclass_load.h"
 #include "config.h"
 #include "decode.h"
 #include "replay.h"
@@ -20,6 +22,8 @@ struct replay {
 	int linktype;
 	struct traffic_agg *agg;
 	struct appclass *apps; /* NULL: not classifying */
+	const struct lw_appclass *ac;
+	appclass_add_fn *classify; /* ac->add, taken once */
 	struct traffic_report *rep;
 	uint32_t sample_n;
 	uint32_t skip;
@@ -37,7 +41,7 @@ replay_usage(void)
 	fprintf(stderr,
 	        "usage: linewatchd --replay FILE [-c CONFIG] [--capture NAME] [--top N]\n"
 	        "                  [--local CIDR]... [--intervals] [--table | --json]\n"
-	        "                  [--applications]\n"
+	        "                  [--applications [--plugin-dir DIR]]\n"
 	        "  --replay FILE    pcap or pcapng file to analyse\n"
 	        "  -c CONFIG        take memory, sample, interval and applications from a\n"
 	        "                   capture section\n"
@@ -46,7 +50,10 @@ replay_usage(void)
 	        "  --local CIDR     local network (repeatable; default private ranges)\n"
 	        "  --intervals      one JSON line per capture interval instead of one report\n"
 	        "  --table          readable tables instead of JSON\n"
-	        "  --applications   name applications with nDPI (if built with it)\n");
+	        "  --applications   name applications with nDPI (if built with it)\n"
+	        "  --plugin-dir DIR where " LW_APPCLASS_FILE " is (default: the config's\n"
+	        "                   plugin-dir; without -c, plugins/ beside this linewatchd\n"
+	        "                   if it is there, else " LW_PLUGINDIR ")\n");
 }
 
 static void
@@ -129,7 +136,7 @@ emit(struct replay *rp, const struct timeval *start, const struct timeval *end, 
 
 	traffic_agg_flush(rp->agg, rp->rep);
 	if (rp->apps)
-		appclass_flush(rp->apps, rp->rep, last);
+		rp->ac->flush(rp->apps, rp->rep, last);
 	rp->rep->start = *start;
 	rp->rep->end = *end;
 	rp->rep->sample_n = rp->sample_n;
@@ -178,7 +185,7 @@ on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 	r = decode_packet(rp->linktype, bytes, h->caplen, &pkt);
 	traffic_agg_add(rp->agg, r, &pkt, h->len, rp->sample_n);
 	if (rp->apps)
-		appclass_add(rp->apps, r, &pkt, bytes, h->caplen, h->len, rp->sample_n, &h->ts);
+		rp->classify(rp->apps, r, &pkt, bytes, h->caplen, h->len, rp->sample_n, &h->ts);
 }
 
 static const struct lw_capture *
@@ -188,6 +195,27 @@ pick_capture(const struct lw_config *cfg, const char *name)
 		if (name == NULL || strcmp(cfg->captures[i].name, name) == 0)
 			return &cfg->captures[i];
 	return NULL;
+}
+
+/* Without a configuration: the build tree's plugins (BUILD/plugins beside
+ * BUILD/linewatchd) when there, else where make install puts them. */
+static void
+default_plugin_dir(char *dir, size_t len)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	snprintf(dir, len, "%s", LW_PLUGINDIR);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return;
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/plugins/%s", exe, LW_APPCLASS_FILE);
+	if (access(path, F_OK) == 0 && snprintf(dir, len, "%s/plugins", exe) >= (int)len)
+		snprintf(dir, len, "%s", LW_PLUGINDIR);
 }
 
 static int
@@ -240,10 +268,13 @@ replay_main(int argc, char **argv)
 	    {"table", no_argument, NULL, 't'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"applications", no_argument, NULL, 'a'},
+	    {"plugin-dir", required_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct replay rp = {.sample_n = 1};
-	const char *file = NULL, *cfgpath = NULL, *capname = NULL;
+	const char *file = NULL, *cfgpath = NULL, *capname = NULL, *pdir = NULL;
+	char plugin_dir[PATH_MAX], err[PATH_MAX + 256];
+	void *appdl = NULL;
 	const char *locals[TRAFFIC_MAX_LOCAL];
 	size_t nlocal = 0, top = TRAFFIC_TOP_DEFAULT;
 	uint64_t memory = REPLAY_MEMORY_DEFAULT, buffer = 0;
@@ -292,6 +323,9 @@ replay_main(int argc, char **argv)
 		case 'a':
 			apps = 1;
 			break;
+		case 'P':
+			pdir = optarg;
+			break;
 		case 'f':
 		case 'd':
 			break;
@@ -304,6 +338,10 @@ replay_main(int argc, char **argv)
 		replay_usage();
 		return 2;
 	}
+	if (pdir != NULL)
+		snprintf(plugin_dir, sizeof(plugin_dir), "%s", pdir);
+	else
+		default_plugin_dir(plugin_dir, sizeof(plugin_dir));
 	if (cfgpath != NULL) {
 		const struct lw_capture *c;
 
@@ -322,42 +360,53 @@ replay_main(int argc, char **argv)
 			rp.sample_n = c->sample_n > 1 ? (uint32_t)c->sample_n : 1;
 			interval_ms = c->interval_ms;
 		}
+		if (pdir == NULL && cfg->plugin_dir != NULL)
+			snprintf(plugin_dir, sizeof(plugin_dir), "%s", cfg->plugin_dir);
 		config_free(cfg);
 	}
 	if (rp.intervals)
 		rp.interval_us = interval_ms * 1000;
 	/* offline there is neither a kernel buffer nor an evidence ring, but
 	 * the tables get what they get live: same sizes, same estimates */
-	if (apps && !appclass_available()) {
+	if (apps && !appclass_built()) {
 		fprintf(stderr, "linewatchd: built without nDPI: no applications, services are "
 		                "named by their well-known ports\n");
 		apps = 0;
 	}
+	/* nDPI is mapped only when classifying */
+	if (apps) {
+		if ((appdl = appclass_open(plugin_dir, &rp.ac, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "linewatchd: applications: %s\n", err);
+			return 1;
+		}
+		rp.classify = rp.ac->add;
+	}
 	traffic_budget_split(memory, buffer, apps, &budget);
 	rp.agg = traffic_agg_new(budget.tables, top, 0x6c696e6577617463ULL);
-	if (rp.agg == NULL || (apps && (rp.apps = appclass_new(budget.apps)) == NULL)) {
+	if (rp.agg == NULL || (apps && (rp.apps = rp.ac->create(budget.apps)) == NULL)) {
 		fprintf(stderr, "linewatchd: out of memory\n");
-		traffic_agg_free(rp.agg);
-		return 1;
+		rc = 1;
+		goto done;
 	}
 	for (size_t i = 0; i < nlocal; i++)
 		if (traffic_agg_parse_local(rp.agg, locals[i]) != 0) {
 			fprintf(stderr, "linewatchd: --local %s: not an address or CIDR prefix\n",
 			        locals[i]);
-			traffic_agg_free(rp.agg);
-			appclass_free(rp.apps);
-			return 2;
+			rc = 2;
+			goto done;
 		}
 	rp.rep = traffic_report_new(traffic_agg_top(rp.agg));
 	if (rp.rep == NULL) {
-		traffic_agg_free(rp.agg);
-		appclass_free(rp.apps);
 		fprintf(stderr, "linewatchd: out of memory\n");
-		return 1;
+		rc = 1;
+		goto done;
 	}
 	rc = replay_run(&rp, file);
+done:
 	traffic_report_free(rp.rep);
 	traffic_agg_free(rp.agg);
-	appclass_free(rp.apps);
+	if (rp.apps)
+		rp.ac->destroy(rp.apps);
+	appclass_close(appdl);
 	return rc;
 }

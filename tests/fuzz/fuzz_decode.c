@@ -1,6 +1,8 @@
 /* fuzz_decode.c - libFuzzer harness for the packet decoder and the aggregator
  *
- * First byte: link type (index into the handled ones), the rest: the frame. */
+ * First byte: link type (index into the handled ones), the rest: the frame.
+ * With nDPI, appclass.c (appclass-ndpi.so's code) is linked in and driven
+ * through its table, as the capture thread drives the plugin. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +24,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct traffic_agg *agg;
 	static struct traffic_report *rep;
 	static struct appclass *apps; /* NULL without nDPI */
+#ifdef LW_NDPI
+	static const struct lw_appclass *ac = &lw_appclass;
+#else
+	static const struct lw_appclass *ac = NULL;
+#endif
 	static unsigned n;
 	struct decode_pkt p;
 	enum decode_result r;
@@ -36,8 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (agg == NULL || rep == NULL)
 			abort();
 		/* small: the flow table and the state pool wrap around quickly */
-		apps = appclass_new(256 * 1024);
-		if (appclass_available() && apps == NULL)
+		if (ac != NULL && (apps = ac->create(256 * 1024)) == NULL)
 			abort();
 	}
 	link = links[data[0] % (sizeof(links) / sizeof(links[0]))];
@@ -58,13 +64,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (apps) {
 		struct timeval ts = {.tv_sec = n / 64};
 
-		appclass_add(apps, r, &p, copy, (uint32_t)(size - 1), (uint32_t)size,
-		             1 + (data[0] >> 7), &ts);
+		ac->add(apps, r, &p, copy, (uint32_t)(size - 1), (uint32_t)size, 1 + (data[0] >> 7),
+		        &ts);
 	}
 	if (++n % 1024 == 0) {
 		traffic_agg_flush(agg, rep);
 		if (apps)
-			appclass_flush(apps, rep, n % 4096 == 0);
+			ac->flush(apps, rep, n % 4096 == 0);
 		json_decref(traffic_report_json(rep));
 	}
 	free(copy);

@@ -1,18 +1,27 @@
 /* test_traffic.c - the capture memory budget, MPLS-over-UDP accounting and
- * application classification (appclass.c, with or without nDPI) */
+ * application classification (appclass-ndpi.so through appclass_load.c, as
+ * the daemon loads it; or its absence without nDPI) */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "appclass.h"
+#include "appclass_load.h"
 #include "decode.h"
 #include "traffic.h"
 
 #define MB (1ULL << 20)
+
+/* BUILD/plugins, where appclass-ndpi.so is, from BUILD/tests/this */
+static char plugin_dir[PATH_MAX + 16];
+static const struct lw_appclass *ac; /* NULL without nDPI */
 
 static void
 test_budget_split(void **state)
@@ -80,16 +89,57 @@ add(struct appclass *a, const uint8_t *f, size_t n, time_t t)
 	struct timeval ts = {.tv_sec = t};
 	enum decode_result r = decode_packet(DECODE_LINK_ETHERNET, f, n, &p);
 
-	appclass_add(a, r, &p, f, (uint32_t)n, (uint32_t)n, 1, &ts);
+	ac->add(a, r, &p, f, (uint32_t)n, (uint32_t)n, 1, &ts);
 }
 
 static void
-test_appclass_without_ndpi_is_a_stub(void **state)
+test_appclass_without_ndpi_loads_nothing(void **state)
 {
-	if (appclass_available())
+	const struct lw_appclass *t = NULL;
+	char err[PATH_MAX + 256];
+
+	if (appclass_built())
 		skip();
-	assert_null(appclass_new(4 * MB));
-	assert_null(appclass_version());
+	assert_null(appclass_open(plugin_dir, &t, err, sizeof(err)));
+	assert_null(t);
+	assert_non_null(strstr(err, "built without nDPI"));
+}
+
+/* What linewatchd -t and start-up report after FILE:LINE. */
+static void
+test_appclass_plugin_missing_or_broken(void **state)
+{
+	const struct lw_appclass *t = NULL;
+	char dir[] = "/tmp/lw-test-appclass.XXXXXX", path[sizeof(dir) + 32];
+	char err[PATH_MAX + 256], want[PATH_MAX + 64];
+	FILE *f;
+
+	if (!appclass_built())
+		skip();
+	assert_non_null(mkdtemp(dir));
+	assert_null(appclass_open(dir, &t, err, sizeof(err)));
+	snprintf(want, sizeof(want), "plugin %s/appclass-ndpi.so does not exist", dir);
+	assert_non_null(strstr(err, want));
+	assert_non_null(strstr(err, "plugin-dir"));
+	/* a file that is not a shared object */
+	snprintf(path, sizeof(path), "%s/appclass-ndpi.so", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("not an ELF file\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_null(appclass_open(dir, &t, err, sizeof(err)));
+	assert_non_null(strstr(err, "cannot be loaded"));
+	assert_null(t);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void
+test_appclass_plugin_table(void **state)
+{
+	if (ac == NULL)
+		skip();
+	assert_int_equal(ac->abi, LW_APPCLASS_ABI);
+	assert_non_null(strstr(ac->version(), "nDPI "));
 }
 
 static void
@@ -100,10 +150,10 @@ test_appclass_names_dns_and_counts_all_bytes(void **state)
 	uint8_t f[256], junk[64];
 	size_t n, total = 0;
 
-	if (!appclass_available())
+	if (ac == NULL)
 		skip();
 	assert_non_null(r);
-	assert_non_null(a = appclass_new(1 * MB));
+	assert_non_null(a = ac->create(1 * MB));
 	for (int i = 0; i < 3; i++) {
 		n = udp_frame(f, 53, 40000, 53, dns_query, sizeof(dns_query));
 		add(a, f, n, 1000);
@@ -118,7 +168,7 @@ test_appclass_names_dns_and_counts_all_bytes(void **state)
 	f[12] = 0x08, f[13] = 0x06;
 	add(a, f, 60, 1000);
 	total += 60;
-	appclass_flush(a, r, true);
+	ac->flush(a, r, true);
 	assert_true(r->apps_valid);
 	assert_int_equal(r->napps, 2);
 	assert_string_equal(r->apps[0].name, "DNS");
@@ -127,7 +177,7 @@ test_appclass_names_dns_and_counts_all_bytes(void **state)
 	assert_string_equal(r->apps[1].name, "Unknown");
 	assert_int_equal(r->apps[0].bytes + r->apps[1].bytes, total);
 	assert_int_equal(r->app_evictions, 0);
-	appclass_free(a);
+	ac->destroy(a);
 	traffic_report_free(r);
 }
 
@@ -142,10 +192,10 @@ test_appclass_flow_table_evicts(void **state)
 	uint8_t f[256];
 	uint64_t pkts = 0;
 
-	if (!appclass_available())
+	if (ac == NULL)
 		skip();
-	assert_non_null(a = appclass_new(256 * 1024));
-	appclass_size(a, &nflows, &nstates);
+	assert_non_null(a = ac->create(256 * 1024));
+	ac->size(a, &nflows, &nstates);
 	assert_true(nflows >= 64 && nstates >= 16);
 	for (uint32_t i = 0; i < 4 * nflows; i++) {
 		size_t n = udp_frame(f, (uint8_t)(i % 200), (uint16_t)(1024 + i), 53, dns_query,
@@ -153,15 +203,15 @@ test_appclass_flow_table_evicts(void **state)
 
 		add(a, f, n, 1000 + i / 100);
 	}
-	appclass_flush(a, r, true);
-	appclass_stats(a, &st);
+	ac->flush(a, r, true);
+	ac->stats(a, &st);
 	assert_true(st.flow_evictions >= 3 * nflows - nflows / 4);
 	assert_int_equal(r->app_evictions, st.flow_evictions + st.detect_evictions);
 	for (size_t i = 0; i < r->napps; i++)
 		pkts += r->apps[i].pkts;
 	assert_int_equal(pkts, 4 * nflows);
 	assert_string_equal(r->apps[0].name, "DNS");
-	appclass_free(a);
+	ac->destroy(a);
 	traffic_report_free(r);
 }
 
@@ -201,11 +251,31 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_budget_split),
-	    cmocka_unit_test(test_appclass_without_ndpi_is_a_stub),
+	    cmocka_unit_test(test_appclass_without_ndpi_loads_nothing),
+	    cmocka_unit_test(test_appclass_plugin_missing_or_broken),
+	    cmocka_unit_test(test_appclass_plugin_table),
 	    cmocka_unit_test(test_appclass_names_dns_and_counts_all_bytes),
 	    cmocka_unit_test(test_appclass_flow_table_evicts),
 	    cmocka_unit_test(test_mpls_over_udp_inner_hosts),
 	};
+	char exe[PATH_MAX], err[PATH_MAX + 256];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+	void *dl = NULL;
+	int rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (n <= 0)
+		return 1;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return 1;
+	*slash = '\0';
+	snprintf(plugin_dir, sizeof(plugin_dir), "%s/../plugins", exe);
+	if (appclass_built() && (dl = appclass_open(plugin_dir, &ac, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	appclass_close(dl);
+	return rc;
 }

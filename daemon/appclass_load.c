@@ -1,0 +1,92 @@
+/* appclass_load.c - dlopen() of appclass-ndpi.so and the checks of its table */
+#include <dlfcn.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "appclass_load.h"
+
+bool
+appclass_built(void)
+{
+#ifdef LW_NDPI
+	return true;
+#else
+	return false;
+#endif
+}
+
+void *
+appclass_open(const char *dir, const struct lw_appclass **tp, char *err, size_t errlen)
+{
+	const struct lw_appclass *t;
+	char path[PATH_MAX];
+	const char *e;
+	void *dl;
+
+	if (!appclass_built()) {
+		snprintf(err, errlen, "this linewatchd is built without nDPI (NDPI=0)");
+		return NULL;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", dir, LW_APPCLASS_FILE) >= (int)sizeof(path)) {
+		snprintf(err, errlen, "plugin-dir \"%s\" is too long", dir);
+		return NULL;
+	}
+	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		e = dlerror();
+		if (access(path, F_OK) == -1)
+			snprintf(err, errlen,
+			         "plugin %s does not exist: application classification needs it "
+			         "(make install puts it with the probe plugins; is plugin-dir "
+			         "right?)",
+			         path);
+		else
+			snprintf(err, errlen, "plugin %s cannot be loaded: %s", path,
+			         e ? e : "dlopen failed");
+		return NULL;
+	}
+	(void)dlerror();
+	if ((t = dlsym(dl, LW_APPCLASS_SYMBOL)) == NULL) {
+		snprintf(err, errlen,
+		         "plugin %s has no " LW_APPCLASS_SYMBOL
+		         " symbol: not linewatch's application plugin",
+		         path);
+		dlclose(dl);
+		return NULL;
+	}
+	/* the table and the structures must be the ones this linewatchd has */
+	if (t->abi != LW_APPCLASS_ABI) {
+		snprintf(err, errlen,
+		         "plugin %s has ABI version %" PRIu32
+		         ", linewatchd needs %d: install the " LW_APPCLASS_FILE
+		         " built with this linewatchd",
+		         path, t->abi, LW_APPCLASS_ABI);
+		dlclose(dl);
+		return NULL;
+	}
+	if (t->pkt_size != sizeof(struct decode_pkt) ||
+	    t->report_size != sizeof(struct traffic_report)) {
+		snprintf(err, errlen,
+		         "plugin %s was built from another version of decode.h or traffic.h: "
+		         "install the " LW_APPCLASS_FILE " built with this linewatchd",
+		         path);
+		dlclose(dl);
+		return NULL;
+	}
+	if (t->version == NULL || t->create == NULL || t->destroy == NULL || t->size == NULL ||
+	    t->add == NULL || t->flush == NULL || t->stats == NULL) {
+		snprintf(err, errlen, "plugin %s lacks a function of its table", path);
+		dlclose(dl);
+		return NULL;
+	}
+	*tp = t;
+	return dl;
+}
+
+void
+appclass_close(void *dl)
+{
+	if (dl != NULL)
+		dlclose(dl);
+}
