@@ -4,17 +4,23 @@ Offline through `linewatchd --replay FILE --applications` on shared and
 generated captures, live on the loopback of a private network namespace.  A
 linewatchd built without nDPI says so, reports no applications and keeps
 naming services by their well-known ports: the same tests check that instead.
+
+nDPI lives in the plugin appclass-ndpi.so, not in linewatchd: only a daemon
+with a classifying capture (or --replay --applications) maps it and libndpi;
+a missing plugin is a FILE:LINE configuration error.
 """
 import json
 import os
 import random
+import re
+import signal
 import struct
 import subprocess
 import time
 
 import pytest
 
-from lwd import Daemon
+from lwd import BUILD, LINEWATCHD, Daemon, free_port, run
 from test_capture import (PCAPS, eth, ip4, need_pcaps, ns_curl, private_ns,  # noqa: F401
                           replay, replay_bin, tcp, udp, write_pcap)
 
@@ -27,6 +33,22 @@ def has_ndpi(binary, tmp_path):
         assert rep["applications"] == [] and rep["application_evictions"] is None
         return False
     return True
+
+
+def needed(path):
+    r = run(["readelf", "-d", path])
+    assert r.returncode == 0, r.stderr
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
+
+
+def mapped(pid, prefix):
+    """Whether a shared object whose file name starts with prefix is mapped."""
+    with open(f"/proc/{pid}/maps") as f:
+        return any(os.path.basename(line.split()[-1]).startswith(prefix)
+                   for line in f if ".so" in line)
+
+
+PLUGIN = "appclass-ndpi.so"
 
 
 def apps(rep):
@@ -153,6 +175,9 @@ def test_live_applications_in_the_api(private_ns, tmp_path):
         ndpi = d.get("/api/v1/traffic/loop")["applications"] is not None
         if not ndpi:
             assert "built without nDPI" in d.read_log()
+        # nDPI comes with the plugin, loaded because this capture classifies
+        assert mapped(d.pid(), PLUGIN) == ndpi
+        assert mapped(d.pid(), "libndpi") == ndpi
         t0 = time.time()
         # a listening socket: no ICMP port unreachable in between
         send = ("import socket, struct\n"
@@ -177,3 +202,90 @@ def test_live_applications_in_the_api(private_ns, tmp_path):
             assert "DNS" in a and a["DNS"]["packets"] >= 20, q["applications"]
         else:
             assert q["applications"] == []
+
+
+# --- appclass-ndpi.so: libndpi only in the plugin ----------------------------
+
+
+def test_linewatchd_does_not_link_libndpi_the_plugin_does(replay_bin, tmp_path):
+    # libndpi is ~1 MB of resident pages in every daemon that maps it
+    core = needed(LINEWATCHD)
+    assert core and not [n for n in core if "ndpi" in n], core
+    if not has_ndpi(replay_bin, tmp_path):
+        pytest.skip("linewatchd is built without nDPI: no plugin")
+    assert [n for n in needed(os.path.join(BUILD, "plugins", PLUGIN))
+            if n.startswith("libndpi")]
+
+
+def test_libndpi_is_not_mapped_without_applications(private_ns, tmp_path):
+    """A capture that does not classify maps neither the plugin nor libndpi,
+    not even after a reload that turns applications on (checked, which loads
+    and unloads the plugin; applied at the next restart)."""
+    body = 'capture "loop" {\n interface = "lo"\n interval = 1s\n}\n'
+    with Daemon(tmp_path, body=body, netns=private_ns) as d:
+        d.wait_for(lambda: d.get("/api/v1/traffic/loop")["running"], 10, "the capture")
+        assert d.get("/api/v1/traffic/loop")["applications"] is None
+        assert not mapped(d.pid(), PLUGIN)
+        assert not mapped(d.pid(), "libndpi")
+        d.write_config(body.replace("}\n", " applications = yes\n}\n"))
+        d.signal(signal.SIGHUP)
+        d.wait_for(lambda: "configuration reloaded" in d.read_log(), 10, "the reload")
+        assert not d.health()["config"]["last_reload_failed"]
+        assert not mapped(d.pid(), PLUGIN)
+        assert not mapped(d.pid(), "libndpi")
+
+
+def test_applications_without_the_plugin_fail_t_start_and_replay(replay_bin, tmp_path):
+    if not has_ndpi(replay_bin, tmp_path):
+        pytest.skip("linewatchd is built without nDPI: applications are only a warning")
+    empty = tmp_path / "plugins"
+    empty.mkdir()
+    (tmp_path / "state").mkdir()
+    p = tmp_path / "lw.conf"
+    text = (f'state-dir = "{tmp_path}/state"\npidfile = "{tmp_path}/lw.pid"\n'
+            f'plugin-dir = "{empty}"\nhttp {{ listen = {{ "127.0.0.1:{free_port()}" }} }}\n'
+            '\ncapture "loop" {\n  interface = "lo"\n  applications = yes\n}\n')
+    p.write_text(text)
+    want = f'{p}:6: capture "loop": plugin {empty}/{PLUGIN} does not exist'
+    r = run([LINEWATCHD, "-t", "-c", str(p)])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert want in r.stderr and "plugin-dir" in r.stderr, r.stderr
+    # start-up stops at the same check, before any interface is opened
+    r = run([LINEWATCHD, "-f", "-c", str(p)], timeout=30)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert want in r.stderr, r.stderr
+    # --replay takes plugin-dir from -c, or --plugin-dir
+    pcap = str(tmp_path / "one.pcap")
+    write_pcap(pcap, 1, [eth(ip4("10.0.0.1", "10.0.0.2", 17, udp(1000, 53, bytes(20))))])
+    for args in (["-c", str(p)], ["--applications", "--plugin-dir", str(empty)]):
+        r = run([LINEWATCHD, "--replay", pcap, *args])
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert f"plugin {empty}/{PLUGIN} does not exist" in r.stderr, r.stderr
+    # with the plugin, the same configuration is fine
+    p.write_text(text.replace(f'plugin-dir = "{empty}"', f'plugin-dir = "{BUILD}/plugins"'))
+    r = run([LINEWATCHD, "-t", "-c", str(p)])
+    assert r.returncode == 0 and r.stdout.strip() == "configuration OK", r.stdout + r.stderr
+
+
+class NoPluginDaemon(Daemon):
+    """A daemon whose plugin-dir is empty."""
+
+    def config_text(self, body):
+        pdir = os.path.join(self.dir, "plugins")
+        os.makedirs(pdir, exist_ok=True)
+        return super().config_text(body).replace(f'plugin-dir = "{BUILD}/plugins"',
+                                                 f'plugin-dir = "{pdir}"')
+
+
+def test_reload_adding_applications_without_the_plugin_keeps_the_config(replay_bin, tmp_path):
+    if not has_ndpi(replay_bin, tmp_path):
+        pytest.skip("linewatchd is built without nDPI: applications are only a warning")
+    with NoPluginDaemon(tmp_path) as d:
+        d.write_config('capture "loop" {\n interface = "lo"\n applications = yes\n}\n')
+        d.signal(signal.SIGHUP)
+        d.wait_for(lambda: "keeping the running configuration" in d.read_log(), 10,
+                   "the refused reload")
+        assert re.search(r'linewatch\.conf:\d+: capture "loop": plugin \S+/appclass-ndpi\.so '
+                         r'does not exist', d.read_log()), d.read_log()[-2000:]
+        assert d.health()["config"]["last_reload_failed"]
+        assert not mapped(d.pid(), "libndpi")
