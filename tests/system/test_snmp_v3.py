@@ -50,7 +50,7 @@ class Snmpd:
                               "-m", "", "-Lf", self.dir / "snmpd.log",
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         user, ap, ak, pp, pk = USERS["s256"]
-        deadline = time.time() + 15
+        deadline = time.time() + 30
         while True:
             p = lab.exec("app", "snmpget", "-v3", "-l", "authPriv", "-u", user, "-a", ap,
                          "-A", ak, "-x", pp, "-X", pk, "-t", "1", "-r", "0", "-Oqv",
@@ -72,14 +72,17 @@ class Snmpd:
                 self.proc.wait()
 
 
-def device(name, user, ap, ak, pp, pk):
+def device(name, user, ap, ak, pp, pk, timeout="2s"):
     return (f'device "{name}" {{\n    address = "{Lab.RTR}"\n    port = {PORT}\n'
             f'    snmp = "v3" username = "{user}" auth-protocol = "{ap}" auth-key = "{ak}"\n'
             f'    priv-protocol = "{pp}" priv-key = "{pk}"\n'
-            f'    interval = "2s" timeout = "500ms" retries = 1\n}}\n')
+            f'    interval = "2s" timeout = "{timeout}" retries = 1\n}}\n')
 
 
 def config(names):
+    """Devices with the right keys wait 2 s for an answer (the tests expect
+    them ok all along, also on a loaded machine); those with a wrong key,
+    which an agent may never answer, 500 ms."""
     out = ""
     for n in names:
         if n in USERS:
@@ -87,7 +90,7 @@ def config(names):
         else:
             user, ap, ak, pp, pk = AGENT_ONLY[n]
             wa, wp = WRONG[n]
-            out += device(n, user, ap, wa or ak, pp, wp or pk)
+            out += device(n, user, ap, wa or ak, pp, wp or pk, timeout="500ms")
     return out
 
 
@@ -126,7 +129,7 @@ def polled(d, name, sysname):
             return None
         lo = [i for i in dev["interfaces"] if i["name"] == "lo"]
         return dev if lo and lo[0]["in_bps"] is not None else None
-    return d.wait_for(ready, timeout=30, what=f"{name} polled from {sysname} with rates")
+    return d.wait_for(ready, timeout=60, what=f"{name} polled from {sysname} with rates")
 
 
 def test_v3_auth_priv_protocols_and_wrong_keys(lab, agents, daemon):
@@ -141,8 +144,8 @@ def test_v3_auth_priv_protocols_and_wrong_keys(lab, agents, daemon):
     def unreachable(name):
         dev = d.get(f"/api/v1/devices/{name}")
         return dev if dev["state"] == "unreachable" and dev["reason"] else None
-    bad_auth = d.wait_for(lambda: unreachable("badauth"), timeout=20, what="badauth unreachable")
-    bad_priv = d.wait_for(lambda: unreachable("badpriv"), timeout=20, what="badpriv unreachable")
+    bad_auth = d.wait_for(lambda: unreachable("badauth"), timeout=40, what="badauth unreachable")
+    bad_priv = d.wait_for(lambda: unreachable("badpriv"), timeout=40, what="badpriv unreachable")
     # a wrong auth key: the agent reports wrongDigests or stays silent; a
     # wrong AES key: the agent cannot parse the request and stays silent.
     # Either way the reason names SNMPv3 and what to check, not "no response".
