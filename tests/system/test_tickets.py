@@ -95,7 +95,7 @@ def post(d, path, body=None, host=None):
                           "-X", "POST", "-H", "Content-Type: application/json",
                           "-d", json.dumps(body if body is not None else {}),
                           "-w", "\n%{http_code}", d.url(path)],
-                         capture_output=True, text=True, timeout=15)
+                         capture_output=True, text=True, timeout=30)
     text, _, code = out.stdout.rpartition("\n")
     return int(code), json.loads(text) if text else None
 
@@ -310,7 +310,7 @@ def test_actions_refused_off_loopback(lab, tmp_path):
     with d:
         code, body = wait_for(
             lambda: post(d, "/api/v1/tickets/LW-000001/ack", {}, host=lab.ns("lan")),
-            timeout=20, what="the API from the LAN")
+            timeout=60, what="the API from the LAN")
         assert code == 403 and "loopback" in body["error"]
 
 
