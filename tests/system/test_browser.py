@@ -35,7 +35,7 @@ def browser_env(lab, tmp_path):
     if why:
         pytest.skip(why)
     h = subprocess.run([LINEWATCHD, "--hash-password"], input="tech-password-1\n",
-                       capture_output=True, text=True, timeout=20).stdout.strip()
+                       capture_output=True, text=True, timeout=60).stdout.strip()
     body = CONFIG + f'web-user "tech" {{ hash = "{h}" }}\n'
     d = Daemon(tmp_path, body=body, netns=lab.ns("app"),
                extra_top="")
@@ -97,6 +97,8 @@ def test_login_by_clicking(lab, browser_env):
         assert cookie and cookie["httpOnly"] and cookie.get("sameSite") == "Strict"
         b.shot("logged-in")
         b.driver.find_element("css selector", "header form button").click()
+        # the logout's answer clears the cookie: wait for it before the next page
+        WebDriverWait(b.driver, 30).until(lambda drv: not drv.get_cookie("lw_session"))
         b.get(base + "/")
         assert "Log in" in b.text()
 
@@ -121,7 +123,7 @@ def test_ticket_from_injected_loss_is_acknowledged_by_clicking(lab, tmp_path):
     if why:
         pytest.skip(why)
     h = subprocess.run([LINEWATCHD, "--hash-password"], input="tech-password-1\n",
-                       capture_output=True, text=True, timeout=20).stdout.strip()
+                       capture_output=True, text=True, timeout=60).stdout.strip()
     d = Daemon(tmp_path, body=TICKET_CONFIG + f'web-user "tech" {{ hash = "{h}" }}\n',
                netns=lab.ns("app"))
     text = open(d.conf).read().replace("http {\n", 'http {\n    public-status = "yes"\n')
