@@ -223,13 +223,13 @@ def test_libndpi_is_not_mapped_without_applications(private_ns, tmp_path):
     and unloads the plugin; applied at the next restart)."""
     body = 'capture "loop" {\n interface = "lo"\n interval = 1s\n}\n'
     with Daemon(tmp_path, body=body, netns=private_ns) as d:
-        d.wait_for(lambda: d.get("/api/v1/traffic/loop")["running"], 10, "the capture")
+        d.wait_for(lambda: d.get("/api/v1/traffic/loop")["running"], 30, "the capture")
         assert d.get("/api/v1/traffic/loop")["applications"] is None
         assert not mapped(d.pid(), PLUGIN)
         assert not mapped(d.pid(), "libndpi")
         d.write_config(body.replace("}\n", " applications = yes\n}\n"))
         d.signal(signal.SIGHUP)
-        d.wait_for(lambda: "configuration reloaded" in d.read_log(), 10, "the reload")
+        d.wait_for(lambda: "configuration reloaded" in d.read_log(), 30, "the reload")
         assert not d.health()["config"]["last_reload_failed"]
         assert not mapped(d.pid(), PLUGIN)
         assert not mapped(d.pid(), "libndpi")
@@ -283,7 +283,7 @@ def test_reload_adding_applications_without_the_plugin_keeps_the_config(replay_b
     with NoPluginDaemon(tmp_path) as d:
         d.write_config('capture "loop" {\n interface = "lo"\n applications = yes\n}\n')
         d.signal(signal.SIGHUP)
-        d.wait_for(lambda: "keeping the running configuration" in d.read_log(), 10,
+        d.wait_for(lambda: "keeping the running configuration" in d.read_log(), 30,
                    "the refused reload")
         assert re.search(r'linewatch\.conf:\d+: capture "loop": plugin \S+/appclass-ndpi\.so '
                          r'does not exist', d.read_log()), d.read_log()[-2000:]
