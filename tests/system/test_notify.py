@@ -92,7 +92,9 @@ class Trapd:
     def notifications(self):
         """[{"pdu": "INFORM, SNMP v2c, ...", "trap": "lwHeartbeat", "lwSite": ...}]"""
         out = []
-        for line in self.text().splitlines():
+        # only whole lines: snmptrapd may be writing the last one
+        lines = [ln for i in range(len(self.logs)) for ln in self.text(i).split("\n")[:-1]]
+        for line in lines:
             if not line.startswith("NOTIFY "):
                 continue
             pdu, _, rest = line[len("NOTIFY "):].partition("\t")
