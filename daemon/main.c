@@ -63,6 +63,7 @@ struct lwd {
 	struct lw_http *http;
 	struct pidfile *pidfile;
 	struct event *ev_term, *ev_int, *ev_hup;
+	struct event *ev_trim;
 	time_t started;
 	time_t loaded;
 	unsigned reloads;
@@ -584,6 +585,31 @@ setup_signals(struct lwd *d)
 		fatalx("cannot set up signal handling");
 }
 
+/* glibc gives back to the kernel only the free memory at the top of the
+ * heap.  A poll cycle's short-lived allocations (responses, rows on their
+ * way to the RRD writer) free pages below long-lived ones, and those pages
+ * stayed resident: 3.5 of 17.7 MB anonymous in the SNMP benchmark (4,800
+ * interfaces).  malloc_trim hands them back; it walks the free lists only
+ * (well under a millisecond here), so every 10 s costs nothing. */
+static void
+on_trim(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	malloc_trim(0);
+}
+
+static void
+setup_trim(struct lwd *d)
+{
+	struct timeval tv = {10, 0};
+
+	d->ev_trim = event_new(d->base, -1, EV_PERSIST, on_trim, d);
+	if (d->ev_trim == NULL || event_add(d->ev_trim, &tv) != 0)
+		fatalx("cannot set up the memory trim timer");
+}
+
 static void
 teardown(struct lwd *d)
 {
@@ -597,6 +623,8 @@ teardown(struct lwd *d)
 		event_free(d->ev_int);
 	if (d->ev_hup)
 		event_free(d->ev_hup);
+	if (d->ev_trim)
+		event_free(d->ev_trim);
 	event_base_free(d->base);
 	pidfile_remove(d->pidfile);
 	json_decref(d->link_states);
@@ -709,6 +737,7 @@ main(int argc, char *argv[])
 	if (pw != NULL)
 		drop_privileges(pw);
 	setup_signals(&d);
+	setup_trim(&d);
 	log_info("linewatchd %s started: site \"%s\", %zu devices, %zu links", LW_VERSION,
 	         d.cfg->site, d.cfg->ndevices, d.cfg->nlinks);
 
