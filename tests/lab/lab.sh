@@ -466,10 +466,34 @@ link_cmd() {
         ip -n "$(ns "$f")" link set "$l" up
         rm -f "$D/state/link-$l.down"
         apply_routes
+        revive_agents "$f"
         [[ -z $idx ]] || rtr_set "1.3.6.1.2.1.2.2.1.8.$idx" i 1 || say "warning: could not set ifOperStatus.$idx"
         ;;
     *) die "link $l down|up" ;;
     esac
+}
+
+# snmpsimd (pysnmp) closes its socket for good when a reply's sendto() fails
+# with ENETUNREACH, which happens when a request arrived just before its own
+# link went down: the agent then never answers again.  A real agent keeps
+# answering once its link is back, so restart any simulator that went deaf
+# (its sysUpTime restarts, as after a power cut).
+revive_agents() { # <host whose link came up>
+    local a addr engine host
+    # with another link still down an agent may be unreachable for that reason
+    compgen -G "$D/state/link-*.down" >/dev/null && return 0
+    for a in rtr ups; do
+        case $a in
+        rtr) addr=$RTR_SNMP host=rtr engine=$RTR_ENGINE ;;
+        ups) addr=$UPS_ADDR host=lan engine=$UPS_ENGINE ;;
+        esac
+        [[ $host == "$1" ]] && alive "snmpsim-$a" || continue
+        nsx app snmpget -v2c -c public -t 1 -r 2 -Oqv "$addr" 1.3.6.1.2.1.1.5.0 >/dev/null 2>&1 && continue
+        say "snmpsim-$a does not answer after the link came back: restarting it"
+        stop "snmpsim-$a"
+        start_snmpsim "$a" "$host" "$addr" "$engine"
+        wait_snmp app "$addr" "snmpsimd ($a) after its link came back"
+    done
 }
 
 reboot_cmd() {
