@@ -31,7 +31,8 @@
 
 struct ev_request {
 	char ref[REF_MAX];
-	time_t t;
+	time_t t;      /* the ticket's opening second: the ring is kept from ring before it */
+	int64_t at_us; /* when asked: evidence-after counts from here, not from t's whole second */
 };
 
 struct ev_active {
@@ -278,7 +279,9 @@ start_evidence(struct capture *c, const struct ev_request *rq)
 		log_warn("capture %s: evidence %s/%s", c->name, c->cs->evdir, a->name);
 		return;
 	}
-	a->until_us = ((int64_t)rq->t * 1000 + c->evidence_after_ms) * 1000;
+	a->until_us = rq->at_us + c->evidence_after_ms * 1000;
+	if (a->until_us < ((int64_t)rq->t * 1000 + c->evidence_after_ms) * 1000)
+		a->until_us = ((int64_t)rq->t * 1000 + c->evidence_after_ms) * 1000;
 	d.f = a->f;
 	evring_walk(c->ring, &since, dump_frame, &d);
 }
@@ -900,8 +903,12 @@ evidence_trigger(struct capture *c, const char *ticket_ref, time_t t)
 	if (c->running && c->npending < EVIDENCE_PENDING) {
 		struct ev_request *rq = &c->pending[c->npending++];
 
+		struct timeval now;
+
+		gettimeofday(&now, NULL);
 		snprintf(rq->ref, sizeof(rq->ref), "%s", ticket_ref);
 		rq->t = t;
+		rq->at_us = tv_us(&now);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&c->lock);
