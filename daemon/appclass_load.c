@@ -3,9 +3,9 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #include "appclass_load.h"
+#include "plugin_table.h"
 
 bool
 appclass_built(void)
@@ -22,39 +22,19 @@ appclass_open(const char *dir, const struct lw_appclass **tp, char *err, size_t 
 {
 	const struct lw_appclass *t;
 	char path[PATH_MAX];
-	const char *e;
+	const void *tab;
 	void *dl;
 
 	if (!appclass_built()) {
 		snprintf(err, errlen, "this linewatchd is built without nDPI (NDPI=0)");
 		return NULL;
 	}
-	if (snprintf(path, sizeof(path), "%s/%s", dir, LW_APPCLASS_FILE) >= (int)sizeof(path)) {
-		snprintf(err, errlen, "plugin-dir \"%s\" is too long", dir);
+	dl = plugin_table_open(
+	    dir, LW_APPCLASS_FILE, LW_APPCLASS_SYMBOL, "application classification needs it",
+	    "linewatch's application plugin", &tab, path, sizeof(path), err, errlen);
+	if (dl == NULL)
 		return NULL;
-	}
-	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		e = dlerror();
-		if (access(path, F_OK) == -1)
-			snprintf(err, errlen,
-			         "plugin %s does not exist: application classification needs it "
-			         "(make install puts it with the probe plugins; is plugin-dir "
-			         "right?)",
-			         path);
-		else
-			snprintf(err, errlen, "plugin %s cannot be loaded: %s", path,
-			         e ? e : "dlopen failed");
-		return NULL;
-	}
-	(void)dlerror();
-	if ((t = dlsym(dl, LW_APPCLASS_SYMBOL)) == NULL) {
-		snprintf(err, errlen,
-		         "plugin %s has no " LW_APPCLASS_SYMBOL
-		         " symbol: not linewatch's application plugin",
-		         path);
-		dlclose(dl);
-		return NULL;
-	}
+	t = tab;
 	/* the table and the structures must be the ones this linewatchd has */
 	if (t->abi != LW_APPCLASS_ABI) {
 		snprintf(err, errlen,

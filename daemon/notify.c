@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "notify_curl.h"
 #include "outbox.h"
+#include "plugin_table.h"
 #include "trap.h"
 
 #define NOTIFY_SCHEMA 1
@@ -763,35 +764,15 @@ ncurl_open(const struct lw_config *cfg, const struct lw_notify_curl **tp, char *
 	const char *dir = cfg->plugin_dir ? cfg->plugin_dir : ".";
 	const struct lw_notify_curl *t;
 	char path[PATH_MAX];
-	const char *e;
+	const void *tab;
 	void *dl;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, LW_NOTIFY_CURL_FILE) >= (int)sizeof(path)) {
-		snprintf(err, errlen, "plugin-dir \"%s\" is too long", dir);
+	dl = plugin_table_open(dir, LW_NOTIFY_CURL_FILE, LW_NOTIFY_CURL_SYMBOL,
+	                       "webhook and email destinations need it",
+	                       "linewatch's notify plugin", &tab, path, sizeof(path), err, errlen);
+	if (dl == NULL)
 		return NULL;
-	}
-	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		e = dlerror();
-		if (access(path, F_OK) == -1)
-			snprintf(err, errlen,
-			         "plugin %s does not exist: webhook and email destinations need it "
-			         "(make install puts it with the probe plugins; is plugin-dir "
-			         "right?)",
-			         path);
-		else
-			snprintf(err, errlen, "plugin %s cannot be loaded: %s", path,
-			         e ? e : "dlopen failed");
-		return NULL;
-	}
-	(void)dlerror();
-	if ((t = dlsym(dl, LW_NOTIFY_CURL_SYMBOL)) == NULL) {
-		snprintf(err, errlen,
-		         "plugin %s has no " LW_NOTIFY_CURL_SYMBOL
-		         " symbol: not linewatch's notify plugin",
-		         path);
-		dlclose(dl);
-		return NULL;
-	}
+	t = tab;
 	/* the table and the structures must be the ones this linewatchd has */
 	if (t->abi != LW_NOTIFY_CURL_ABI) {
 		snprintf(err, errlen,
