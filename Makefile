@@ -145,7 +145,7 @@ $(BUILD)/plugins/appclass-ndpi.so: $(NDPI_SRCS) $(wildcard daemon/*.h) | $(BUILD
 	@$(CC) $(CFLAGS) $(NDPI_CFLAGS) -fPIC -shared -Wl,-Bsymbolic -Wl,-z,defs -o $@ \
 		$(NDPI_SRCS) $(SANFLAGS) $(NDPI_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcore.a $(BUILD)/libnotifycurl.a | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libcore.a $(BUILD)/libnotifycurl.a | $(BUILD)/tests
 	@echo "  CC $<"
 	@$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libcore.a \
 		$(BUILD)/libnotifycurl.a $(LDFLAGS) $(shell pkg-config --libs cmocka) $(LDLIBS) \

@@ -29,6 +29,7 @@
 #include "db.h"
 #include "log.h"
 #include "notify.h"
+#include "plugin_dir.h"
 
 #define MAXREQ 64
 
@@ -571,17 +572,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_refused_payload_is_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	};
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
 
-	if (n <= 0)
+	if (plugin_dir_of_build(plugin_dir, sizeof(plugin_dir)) != 0)
 		return 1;
-	exe[n] = '\0';
-	if ((slash = strrchr(exe, '/')) == NULL)
-		return 1;
-	*slash = '\0';
-	snprintf(plugin_dir, sizeof(plugin_dir), "%s/../plugins", exe);
 	log_init(1, LOG_LVL_WARN);
 	if (evthread_use_pthreads() != 0)
 		return 1;

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "probe.h"
 #include "sample.h"
+#include "plugin_dir.h"
 
 static char plugin_dir[PATH_MAX + 16];
 
@@ -300,15 +301,8 @@ main(int argc, char *argv[])
 	    cmocka_unit_test(test_reload),
 	    cmocka_unit_test(test_shown_target),
 	};
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
 
-	if (n <= 0)
+	if (plugin_dir_of_build(plugin_dir, sizeof(plugin_dir)) != 0)
 		return 1;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	*slash = '\0';
-	snprintf(plugin_dir, sizeof(plugin_dir), "%s/../plugins", exe);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

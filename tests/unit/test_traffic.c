@@ -16,6 +16,7 @@
 #include "appclass_load.h"
 #include "decode.h"
 #include "traffic.h"
+#include "plugin_dir.h"
 
 #define MB (1ULL << 20)
 
@@ -258,19 +259,12 @@ main(void)
 	    cmocka_unit_test(test_appclass_flow_table_evicts),
 	    cmocka_unit_test(test_mpls_over_udp_inner_hosts),
 	};
-	char exe[PATH_MAX], err[PATH_MAX + 256];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
+	char err[PATH_MAX + 256];
 	void *dl = NULL;
 	int rc;
 
-	if (n <= 0)
+	if (plugin_dir_of_build(plugin_dir, sizeof(plugin_dir)) != 0)
 		return 1;
-	exe[n] = '\0';
-	if ((slash = strrchr(exe, '/')) == NULL)
-		return 1;
-	*slash = '\0';
-	snprintf(plugin_dir, sizeof(plugin_dir), "%s/../plugins", exe);
 	if (appclass_built() && (dl = appclass_open(plugin_dir, &ac, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
