@@ -251,5 +251,17 @@ class Daemon:
         return False
 
 
+
+class EmptyPluginDirDaemon(Daemon):
+    """A daemon whose plugin-dir is an empty directory: no probe plugin,
+    no notify-curl.so, no appclass-ndpi.so."""
+
+    def config_text(self, body):
+        pdir = os.path.join(self.dir, "plugins")
+        os.makedirs(pdir, exist_ok=True)
+        return super().config_text(body).replace(f'plugin-dir = "{BUILD}/plugins"',
+                                                 f'plugin-dir = "{pdir}"')
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=kw.pop("timeout", 60), **kw)

@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from lwd import BUILD, LINEWATCHD, REPO, Daemon, free_port, free_udp_port, run, wait_for
+from lwd import (BUILD, LINEWATCHD, REPO, Daemon, EmptyPluginDirDaemon, free_port, free_udp_port,
+                 run, wait_for)
 
 SHARED_MIBS = os.path.join(os.path.dirname(REPO), "shared", "mibs")
 USER = ("lwtrap", "SHA", "authpass1", "AES", "privpass1")
@@ -377,18 +378,8 @@ def test_destination_without_notify_curl_so_fails_with_t_and_at_start(tmp_path, 
     assert want in r.stderr, r.stderr
 
 
-class NoCurlDaemon(Daemon):
-    """A daemon whose plugin-dir has no notify-curl.so."""
-
-    def config_text(self, body):
-        pdir = os.path.join(self.dir, "plugins")
-        os.makedirs(pdir, exist_ok=True)
-        return super().config_text(body).replace(f'plugin-dir = "{BUILD}/plugins"',
-                                                 f'plugin-dir = "{pdir}"')
-
-
 def test_reload_adding_a_webhook_without_notify_curl_so_keeps_the_config(tmp_path):
-    with NoCurlDaemon(tmp_path) as d:
+    with EmptyPluginDirDaemon(tmp_path) as d:
         d.write_config('webhook "psa" { url = "http://127.0.0.1:9/hook" }\n')
         d.signal(signal.SIGHUP)
         d.wait_for(lambda: "keeping the running configuration" in d.read_log(), 30,

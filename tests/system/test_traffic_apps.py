@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from lwd import BUILD, LINEWATCHD, Daemon, free_port, run
+from lwd import BUILD, LINEWATCHD, Daemon, EmptyPluginDirDaemon, free_port, run
 from test_capture import (PCAPS, eth, ip4, need_pcaps, ns_curl, private_ns,  # noqa: F401
                           replay, replay_bin, tcp, udp, write_pcap)
 
@@ -267,20 +267,10 @@ def test_applications_without_the_plugin_fail_t_start_and_replay(replay_bin, tmp
     assert r.returncode == 0 and r.stdout.strip() == "configuration OK", r.stdout + r.stderr
 
 
-class NoPluginDaemon(Daemon):
-    """A daemon whose plugin-dir is empty."""
-
-    def config_text(self, body):
-        pdir = os.path.join(self.dir, "plugins")
-        os.makedirs(pdir, exist_ok=True)
-        return super().config_text(body).replace(f'plugin-dir = "{BUILD}/plugins"',
-                                                 f'plugin-dir = "{pdir}"')
-
-
 def test_reload_adding_applications_without_the_plugin_keeps_the_config(replay_bin, tmp_path):
     if not has_ndpi(replay_bin, tmp_path):
         pytest.skip("linewatchd is built without nDPI: applications are only a warning")
-    with NoPluginDaemon(tmp_path) as d:
+    with EmptyPluginDirDaemon(tmp_path) as d:
         d.write_config('capture "loop" {\n interface = "lo"\n applications = yes\n}\n')
         d.signal(signal.SIGHUP)
         d.wait_for(lambda: "keeping the running configuration" in d.read_log(), 30,
