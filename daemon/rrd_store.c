@@ -58,6 +58,8 @@
 #define FOREIGN_RECHECK_S 60 /* look at a foreign file again after */
 #define RRDTOOL "/usr/bin/rrdtool"
 #define FILE_BUCKETS 1024
+#define JOB_BURST 64  /* samples between two due files, see writer_main() */
+#define NAMES_MAX 256 /* shared lists of data source names, see names_get() */
 #define LINE_MAX_LEN 2048
 /* Rows of one file written by one librrd call at most: each call maps the
  * file and faults in its header and archive rows (~300 us for our layout),
@@ -106,21 +108,24 @@ static const struct {
 };
 static const char *const rra_cf[] = {"AVERAGE", "MIN", "MAX"};
 
-struct jval {
-	char ds[RRD_STORE_DS_LEN];
-	double v;
-	bool valid;
+/* A list of data source names, shared by every file and every queued job
+ * that has it (thousands of interfaces have one). */
+struct layout {
+	struct layout *next;
+	size_t nds;
+	char ds[][RRD_STORE_DS_LEN];
 };
 
 /* One sample on its way to the writer; one allocation sized to its metrics
- * (a cycle of thousands of interfaces sits in the queue at once). */
+ * (a cycle of thousands of interfaces sits in the queue at once, so a job
+ * carries only its values: the names are a shared list, see names_get()). */
 struct job {
 	enum lw_subject kind;
 	unsigned step;
 	struct timeval ts;
-	size_t nvals, cap;
-	struct jval *vals; /* cap of them, right after the struct */
-	char *path;        /* after vals */
+	struct layout *names; /* data source of each value, in order */
+	char *path;           /* after the values */
+	double v[];           /* names->nds of them; NaN = unknown */
 };
 
 enum rf_state { RF_UNKNOWN = 0, RF_OK, RF_FOREIGN };
@@ -146,14 +151,6 @@ struct rfile {
 };
 
 /* Writer thread state. */
-/* A list of data sources in file order, shared by every file that has it
- * (thousands of interface files have one). */
-struct layout {
-	struct layout *next;
-	size_t nds;
-	char ds[][RRD_STORE_DS_LEN];
-};
-
 struct writer {
 	struct rfile *files[FILE_BUCKETS];
 	struct layout *layouts;
@@ -163,6 +160,7 @@ struct writer {
 	uint64_t errors;  /* rows lost to failed writes, likewise */
 	uint64_t skipped; /* held rows refused as not newer, likewise */
 	uint64_t nheld;   /* rows held in all files */
+	unsigned burst;   /* samples taken since due rows were last written */
 	char *addr;       /* rrdcached, NULL = direct */
 	bool tcp;         /* paths relative to the rrd directory */
 	uint64_t gen;
@@ -197,6 +195,8 @@ struct rrd_store {
 	struct rrd_store_stats st;
 	/* loop only: */
 	bool bad_logged;
+	struct layout *names; /* what queued jobs point to; freed last */
+	size_t nnames;
 
 	struct writer w;
 };
@@ -426,47 +426,95 @@ ds_set(char *dst, const char *src)
 	dst[n] = '\0';
 }
 
-static void
-job_add(struct job *j, const char *ds, double v, bool valid)
+static bool
+has_ds(char (*ds)[RRD_STORE_DS_LEN], size_t n, const char *name)
 {
-	if (ds[0] == '\0' || j->nvals == j->cap)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ds[i], name) == 0)
+			return true;
+	return false;
+}
+
+static bool
+same_layout(const struct layout *l, char (*ds)[RRD_STORE_DS_LEN], size_t n)
+{
+	if (l->nds != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(l->ds[i], ds[i]) != 0)
+			return false;
+	return true;
+}
+
+/* Append a value unless its data source is already there (first one wins). */
+static void
+name_add(char (*ds)[RRD_STORE_DS_LEN], double *v, size_t *n, const char *name, double value,
+         bool valid)
+{
+	if (name[0] == '\0' || *n == RRD_STORE_MAX_DS || has_ds(ds, *n, name))
 		return;
-	for (size_t i = 0; i < j->nvals; i++)
-		if (strcmp(j->vals[i].ds, ds) == 0)
-			return; /* first one wins */
-	ds_set(j->vals[j->nvals].ds, ds);
-	j->vals[j->nvals].v = v;
-	j->vals[j->nvals].valid = valid && isfinite(v);
-	j->nvals++;
+	ds_set(ds[*n], name);
+	v[*n] = valid && isfinite(value) ? value : NAN;
+	(*n)++;
+}
+
+/* The shared copy of a list of names; a loop-side list the writer only reads
+ * (the queue's mutex orders the two).  Samples of one kind have a handful of
+ * lists between them; past NAMES_MAX, a list that keeps changing (a plugin
+ * naming its metrics afresh each run) is not kept: NULL. */
+static struct layout *
+names_get(struct rrd_store *rs, char (*ds)[RRD_STORE_DS_LEN], size_t n)
+{
+	struct layout *l;
+
+	for (l = rs->names; l != NULL; l = l->next)
+		if (same_layout(l, ds, n))
+			return l;
+	if (rs->nnames == NAMES_MAX || (l = malloc(sizeof(*l) + n * RRD_STORE_DS_LEN)) == NULL)
+		return NULL;
+	l->nds = n;
+	memcpy(l->ds, ds, n * RRD_STORE_DS_LEN);
+	l->next = rs->names;
+	rs->names = l;
+	rs->nnames++;
+	return l;
 }
 
 static struct job *
-job_new(const struct lw_sample *s, const char *path)
+job_new(struct rrd_store *rs, const struct lw_sample *s, const char *path)
 {
-	size_t plen = strlen(path) + 1;
-	size_t cap = s->nmetrics + (s->kind == LW_SUBJ_PROBE ? 1 : 0);
+	char ds[RRD_STORE_MAX_DS][RRD_STORE_DS_LEN], name[RRD_STORE_DS_LEN];
+	double v[RRD_STORE_MAX_DS];
+	size_t n = 0, plen = strlen(path) + 1, own = 0;
+	struct layout *names, *l;
 	struct job *j;
-	char ds[RRD_STORE_DS_LEN];
 
-	cap = cap < RRD_STORE_MAX_DS ? cap : RRD_STORE_MAX_DS;
-	if ((j = malloc(sizeof(*j) + cap * sizeof(struct jval) + plen)) == NULL)
+	/* first, so a metric that happens to be called "status" cannot mask it */
+	if (s->kind == LW_SUBJ_PROBE)
+		name_add(ds, v, &n, "status", (double)s->status, true);
+	for (size_t i = 0; i < s->nmetrics; i++)
+		name_add(ds, v, &n, rrd_store_ds_name(s->metrics[i].name, name),
+		         s->metrics[i].value, s->metrics[i].valid);
+	if ((names = names_get(rs, ds, n)) == NULL)
+		own = sizeof(*l) + n * RRD_STORE_DS_LEN; /* a private copy, after v[] */
+	if ((j = malloc(sizeof(*j) + n * sizeof(double) + own + plen)) == NULL)
 		return NULL;
-	j->cap = cap;
-	j->vals = (struct jval *)(j + 1);
-	j->path = (char *)(j->vals + cap);
 	j->kind = s->kind;
 	j->step = step_of(s);
 	j->ts = s->ts;
 	if (j->ts.tv_sec <= 0)
 		gettimeofday(&j->ts, NULL); /* a source that gave no time */
-	j->nvals = 0;
+	memcpy(j->v, v, n * sizeof(double));
+	if (names == NULL) {
+		l = (struct layout *)(j->v + n);
+		l->next = NULL;
+		l->nds = n;
+		memcpy(l->ds, ds, n * RRD_STORE_DS_LEN);
+		names = l;
+	}
+	j->names = names;
+	j->path = (char *)(j->v + n) + own;
 	memcpy(j->path, path, plen);
-	/* first, so a metric that happens to be called "status" cannot mask it */
-	if (s->kind == LW_SUBJ_PROBE)
-		job_add(j, "status", (double)s->status, true);
-	for (size_t i = 0; i < s->nmetrics; i++)
-		job_add(j, rrd_store_ds_name(s->metrics[i].name, ds), s->metrics[i].value,
-		        s->metrics[i].valid);
 	return j;
 }
 
@@ -504,7 +552,7 @@ on_sample(const struct lw_sample *s, void *arg)
 		return;
 
 	/* Only this thread adds to the queue, so it cannot fill up meanwhile. */
-	if ((j = job_new(s, path)) == NULL) {
+	if ((j = job_new(rs, s, path)) == NULL) {
 		pthread_mutex_lock(&rs->mtx);
 		rs->st.dropped++;
 		pthread_mutex_unlock(&rs->mtx);
@@ -723,15 +771,6 @@ kind_fixed(enum lw_subject kind)
 	return kind == LW_SUBJ_INTERFACE;
 }
 
-static bool
-has_ds(char (*ds)[RRD_STORE_DS_LEN], size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(ds[i], name) == 0)
-			return true;
-	return false;
-}
-
 static size_t
 join_ds(char (*ds)[RRD_STORE_DS_LEN], size_t n, char *buf, size_t len)
 {
@@ -754,21 +793,10 @@ new_layout(const struct job *j, char (*ds)[RRD_STORE_DS_LEN])
 		ds_set(ds[n++], base[i]);
 	if (kind_fixed(j->kind))
 		return n;
-	for (size_t i = 0; i < j->nvals && n < RRD_STORE_MAX_DS; i++)
-		if (!has_ds(ds, n, j->vals[i].ds))
-			ds_set(ds[n++], j->vals[i].ds);
+	for (size_t i = 0; i < j->names->nds && n < RRD_STORE_MAX_DS; i++)
+		if (!has_ds(ds, n, j->names->ds[i]))
+			ds_set(ds[n++], j->names->ds[i]);
 	return n;
-}
-
-static bool
-same_layout(const struct layout *l, char (*ds)[RRD_STORE_DS_LEN], size_t n)
-{
-	if (l->nds != n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(l->ds[i], ds[i]) != 0)
-			return false;
-	return true;
 }
 
 /* The file's data sources, in file order. */
@@ -1094,13 +1122,14 @@ file_open(struct rrd_store *rs, struct rfile *f, const struct job *j, bool *crea
 	return file_create(rs, f, j, created);
 }
 
-static const struct jval *
+/* The job's value for a data source; NaN when it has none. */
+static double
 job_val(const struct job *j, const char *ds)
 {
-	for (size_t i = 0; i < j->nvals; i++)
-		if (strcmp(j->vals[i].ds, ds) == 0)
-			return &j->vals[i];
-	return NULL;
+	for (size_t i = 0; i < j->names->nds; i++)
+		if (strcmp(j->names->ds[i], ds) == 0)
+			return j->v[i];
+	return NAN;
 }
 
 static int
@@ -1114,10 +1143,10 @@ format_update(const struct rfile *f, const struct job *j, char *line, size_t len
 		return -1;
 	o = (size_t)n;
 	for (size_t i = 0; i < f->nds; i++) {
-		const struct jval *v = job_val(j, f->ds[i]);
+		double v = job_val(j, f->ds[i]);
 
-		if (v != NULL && v->valid)
-			n = snprintf(line + o, len - o, ":%.12g", v->v);
+		if (!isnan(v))
+			n = snprintf(line + o, len - o, ":%.12g", v);
 		else
 			n = snprintf(line + o, len - o, ":U");
 		if (n < 0 || (size_t)n >= len - o)
@@ -1132,16 +1161,16 @@ note_extra(struct rfile *f, const struct job *j)
 {
 	if (f->extra_logged)
 		return;
-	for (size_t i = 0; i < j->nvals; i++) {
-		if (has_ds(f->ds, f->nds, j->vals[i].ds))
+	for (size_t i = 0; i < j->names->nds; i++) {
+		if (has_ds(f->ds, f->nds, j->names->ds[i]))
 			continue;
 		if (kind_fixed(j->kind))
 			log_debug("rrd: %s has no data source %s: not recorded", f->path,
-			          j->vals[i].ds);
+			          j->names->ds[i]);
 		else
 			log_info("rrd: %s has no data source %s (the file is older than the "
 			         "metric): not recorded",
-			         f->path, j->vals[i].ds);
+			         f->path, j->names->ds[i]);
 		f->extra_logged = true;
 		return;
 	}
@@ -1280,8 +1309,22 @@ file_hold(struct rrd_store *rs, struct rfile *f, const char *line, double ts, un
 	return OUT_HELD;
 }
 
+static bool
+queue_waiting(struct rrd_store *rs)
+{
+	bool waiting;
+
+	pthread_mutex_lock(&rs->mtx);
+	waiting = rs->qlen > 0;
+	pthread_mutex_unlock(&rs->mtx);
+	return waiting;
+}
+
 /* Write the held rows that are due (all of them when asked) and work out
- * when the next ones are. */
+ * when the next ones are.  Writing thousands of files takes seconds; a
+ * cycle of samples queued meanwhile would wait in memory, so after each
+ * file a pass that need not finish gives way to them (next_due stays now:
+ * the next pass starts over and skips what is written). */
 static void
 writer_write_held(struct rrd_store *rs, bool all)
 {
@@ -1292,9 +1335,13 @@ writer_write_held(struct rrd_store *rs, bool all)
 		for (struct rfile *f = w->files[i]; f != NULL; f = f->next) {
 			if (f->nheld == 0)
 				continue;
-			if (all || f->held_due <= now)
+			if (all || f->held_due <= now) {
 				file_write_held(rs, f);
-			else if (next == 0 || f->held_due < next)
+				if (!all && queue_waiting(rs)) {
+					w->next_due = now;
+					return;
+				}
+			} else if (next == 0 || f->held_due < next)
 				next = f->held_due;
 		}
 	}
@@ -1503,7 +1550,11 @@ writer_main(void *arg)
 			count_held(rs);
 			continue;
 		}
-		if (w->next_due != 0 && mono_dnow() >= w->next_due) {
+		/* queued samples first, but a steady stream of them cannot hold
+		 * back the due writes for ever */
+		if (w->next_due != 0 && (rs->qlen == 0 || w->burst >= JOB_BURST) &&
+		    mono_dnow() >= w->next_due) {
+			w->burst = 0;
 			pthread_mutex_unlock(&rs->mtx);
 			writer_write_held(rs, false);
 			pthread_mutex_lock(&rs->mtx);
@@ -1527,6 +1578,7 @@ writer_main(void *arg)
 			pthread_mutex_unlock(&rs->mtx);
 			o = writer_job(rs, j, &created);
 			free(j);
+			w->burst++;
 			pthread_mutex_lock(&rs->mtx);
 			count(rs, o, created);
 			count_held(rs);
@@ -1807,6 +1859,12 @@ rrd_store_free(struct rrd_store *rs)
 	for (; rs->qlen > 0; rs->qlen--) {
 		free(rs->queue[rs->qhead]);
 		rs->qhead = (rs->qhead + 1) % RRD_STORE_QUEUE_MAX;
+	}
+	while (rs->names != NULL) {
+		struct layout *l = rs->names;
+
+		rs->names = l->next;
+		free(l);
 	}
 	pthread_cond_destroy(&rs->done);
 	pthread_cond_destroy(&rs->work);

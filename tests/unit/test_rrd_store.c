@@ -555,6 +555,44 @@ test_direct(void **state)
 	assert_int_equal(st.queued, 0);
 }
 
+/* A plugin that names its metrics afresh in every run: each sample has a
+ * list of names of its own, past the store's shared lists; every row still
+ * carries its values, and the metrics the file lacks are left out. */
+static void
+test_changing_metric_names(void **state)
+{
+	struct fx *fx = *state;
+	struct rrd_store_stats st;
+	char f[PATH_MAX], extra[16];
+	time_t t0 = (time(NULL) - 4 * 3600) / 300 * 300;
+	int n = 300;
+
+	start_store(fx);
+	for (int i = 0; i < n; i++) {
+		struct lw_metric m[] = {{"loss", "%", 2.5, true}, {extra, "", i, true}};
+		struct lw_sample s = {
+		    .kind = LW_SUBJ_PROBE,
+		    .link = "isp-a",
+		    .name = "check",
+		    .ts = {t0 + i * STEP, 0},
+		    .interval_ms = STEP * 1000,
+		    .metrics = m,
+		    .nmetrics = 2,
+		};
+
+		snprintf(extra, sizeof(extra), "x%d", i);
+		sample_publish(fx->bus, &s);
+	}
+	rrd_store_flush(fx->rs);
+	stats(fx, &st);
+	assert_int_equal(st.written, n);
+	assert_int_equal(st.errors, 0);
+	path_of(fx, LW_SUBJ_PROBE, "isp-a", "check", f);
+	assert_rows(f, "loss", t0 + 120, t0 + (n - 1) * STEP, 2.5);
+	assert_rows(f, "status", t0 + 120, t0 + (n - 1) * STEP, 0);
+	assert_rows(f, "x0", t0 + 120, t0 + (n - 1) * STEP, NAN); /* x0 came once */
+}
+
 /* Wait until the writer has taken every queued sample. */
 static void
 wait_taken(struct fx *fx, struct rrd_store_stats *st)
@@ -1242,6 +1280,7 @@ main(void)
 	    cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_ds_names),
 	    cmocka_unit_test_setup_teardown(test_direct, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changing_metric_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rra_plan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_layout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_existing_file_reused, setup, teardown),
