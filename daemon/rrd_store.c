@@ -3,9 +3,10 @@
  * The bus callback runs on the event loop: it works out the file, copies the
  * values into a job and appends it to a bounded queue.  One writer thread
  * takes jobs off the queue and does every piece of file and socket I/O: with
- * librrd directly (rrd_info_r, rrd_create_r2, rrd_updatex_r, all thread-safe)
- * or, when rrdcached is configured, through librrd's client (rrdc_*), whose
- * calls are blocking socket round trips.
+ * librrd directly (rrd_info_r, rrd_updatex_r, all thread-safe; new files
+ * through rrd_create.c's rrdtool child) or, when rrdcached is configured,
+ * through librrd's client (rrdc_*), whose calls are blocking socket round
+ * trips.
  *
  * Layout of a file, fixed when it is created:
  *   - step: the sample's interval, rounded to seconds (at least 1 s);
@@ -31,7 +32,6 @@
  * per file).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -40,10 +40,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,12 +49,12 @@
 #include <rrd_client.h>
 
 #include "log.h"
+#include "rrd_create.h"
 #include "rrd_store.h"
 
 #define DEFAULT_STEP_S 60    /* a source that states no interval */
 #define RECONNECT_S 5        /* between attempts to reach rrdcached */
 #define FOREIGN_RECHECK_S 60 /* look at a foreign file again after */
-#define RRDTOOL "/usr/bin/rrdtool"
 #define FILE_BUCKETS 1024
 #define JOB_BURST 64  /* samples between two due files, see writer_main() */
 #define NAMES_MAX 256 /* shared lists of data source names, see names_get() */
@@ -152,6 +150,8 @@ struct rfile {
 
 /* Writer thread state. */
 struct writer {
+	/* makes new files (direct writes) */
+	struct rrd_creator *creator;
 	struct rfile *files[FILE_BUCKETS];
 	struct layout *layouts;
 	double delay_s;   /* hold direct writes this long; 0 = write each row */
@@ -821,77 +821,6 @@ file_set_ds(struct writer *w, struct rfile *f, char (*ds)[RRD_STORE_DS_LEN], siz
 	return 0;
 }
 
-/* librrd builds a new file's archives in one buffer the size of the file
- * (about 5 MB for an interface) before writing it.  Thousands of files are
- * created in the first cycle, so that buffer lives in a child `rrdtool
- * create` and never in the daemon's memory.  Without rrdtool, in-process. */
-static int
-create_direct(const char *path, unsigned step, time_t last_up, int argc, const char **argv)
-{
-	char stepbuf[32], startbuf[32], err[512];
-	const char *av[8 + RRD_STORE_MAX_DS + NELEM(rra_plan) * NELEM(rra_cf) + 1];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none;
-	size_t n = 0, got = 0;
-	ssize_t r;
-	pid_t pid;
-	int pfd[2], st, e;
-
-	if ((size_t)argc > NELEM(av) - 9 || access(RRDTOOL, X_OK) == -1)
-		return rrd_create_r2(path, step, last_up, 1, NULL, NULL, argc, argv);
-	snprintf(stepbuf, sizeof(stepbuf), "%u", step);
-	snprintf(startbuf, sizeof(startbuf), "%lld", (long long)last_up);
-	av[n++] = "rrdtool";
-	av[n++] = "create";
-	av[n++] = path;
-	av[n++] = "--step";
-	av[n++] = stepbuf;
-	av[n++] = "--start";
-	av[n++] = startbuf;
-	av[n++] = "--no-overwrite";
-	for (int i = 0; i < argc; i++)
-		av[n++] = argv[i];
-	av[n] = NULL;
-
-	if (pipe2(pfd, O_CLOEXEC) == -1) {
-		rrd_set_error("pipe: %s", strerror(errno));
-		return -1;
-	}
-	/* the writer blocks every signal; rrdtool must not inherit that */
-	sigemptyset(&none);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	e = posix_spawn(&pid, RRDTOOL, &fa, &attr, (char *const *)av, (char *[]){NULL});
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(pfd[1]);
-	if (e != 0) {
-		close(pfd[0]);
-		return rrd_create_r2(path, step, last_up, 1, NULL, NULL, argc, argv);
-	}
-	while ((r = read(pfd[0], err + got, sizeof(err) - 1 - got)) > 0 ||
-	       (r == -1 && errno == EINTR))
-		if (r > 0 && (got += (size_t)r) == sizeof(err) - 1)
-			break;
-	close(pfd[0]);
-	err[got] = '\0';
-	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
-		;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	err[strcspn(err, "\r\n")] = '\0';
-	rrd_set_error("%s", strncmp(err, "ERROR: ", 7) == 0 ? err + 7
-	                    : *err != '\0'                  ? err
-	                                                    : "rrdtool create failed");
-	return -1;
-}
-
 static enum outcome
 file_create(struct rrd_store *rs, struct rfile *f, const struct job *j, bool *created)
 {
@@ -939,7 +868,7 @@ file_create(struct rrd_store *rs, struct rfile *f, const struct job *j, bool *cr
 	if (w->addr != NULL)
 		r = rrdc_create(send_path(rs, f), j->step, last_up, 1, (int)argc, argv);
 	else
-		r = create_direct(f->path, j->step, last_up, (int)argc, argv);
+		r = rrd_creator_create(w->creator, f->path, j->step, last_up, (int)argc, argv);
 	if (r != 0) {
 		if (!writer_lost(rs))
 			file_fail(f, "create", rrd_err());
@@ -1601,6 +1530,7 @@ writer_main(void *arg)
 		}
 		if (rs->stop)
 			break;
+		rrd_creator_rest(w->creator); /* no rrdtool child while idle */
 		writer_wait(rs);
 	}
 	pthread_mutex_unlock(&rs->mtx);
@@ -1611,6 +1541,8 @@ writer_main(void *arg)
 	free(w->addr);
 	w->addr = NULL;
 	files_free(w);
+	rrd_creator_free(w->creator);
+	w->creator = NULL;
 	return NULL;
 }
 
@@ -1728,6 +1660,13 @@ rrd_store_new(struct event_base *base, struct lw_bus *bus, const struct lw_confi
 	rs->rrd_dir_len = strlen(abs) + strlen("/rrd");
 	rs->addr_gen = 1;
 	rs->delay_ms = cfg->rrd_write_delay_ms;
+	if ((rs->w.creator = rrd_creator_new(NULL)) == NULL) {
+		log_warn("rrd");
+		free(rs->addr);
+		free(rs->state_dir);
+		free(rs);
+		return NULL;
+	}
 	pthread_mutex_init(&rs->mtx, NULL);
 	if (cond_init_mono(&rs->work) != 0 || cond_init_mono(&rs->done) != 0)
 		fatalx("rrd: cannot set up the writer's condition variables");
@@ -1747,6 +1686,7 @@ rrd_store_new(struct event_base *base, struct lw_bus *bus, const struct lw_confi
 	}
 	return rs;
 fail:
+	rrd_creator_free(rs->w.creator); /* NULL once a started writer ended */
 	pthread_cond_destroy(&rs->done);
 	pthread_cond_destroy(&rs->work);
 	pthread_mutex_destroy(&rs->mtx);
