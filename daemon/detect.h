@@ -78,13 +78,13 @@ struct detect_input {
 };
 
 struct detect_source {
-	bool used;
-	bool bad;
-	int bad_run;
-	int good_run;
 	int64_t last_ms;
 	int64_t stale_ms;
+	int bad_run;
+	int good_run;
 	enum lw_status severity;
+	bool used;
+	bool bad;
 };
 
 struct detect {
