@@ -7,6 +7,8 @@
 #include "appclass_load.h"
 #include "plugin_table.h"
 
+#define GCRYPT "libgcrypt.so.20"
+
 bool
 appclass_built(void)
 {
@@ -34,6 +36,10 @@ appclass_open(const char *dir, const struct lw_appclass **tp, char *err, size_t 
 	    "linewatch's application plugin", &tab, path, sizeof(path), err, errlen);
 	if (dl == NULL)
 		return NULL;
+	/* libgcrypt, under libndpi, keeps what its initialisation allocates in
+	 * its own statics and cannot be unloaded cleanly: once here, it stays
+	 * (the plugin and libndpi still go with appclass_close()) */
+	(void)dlopen(GCRYPT, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 	t = tab;
 	/* the table and the structures must be the ones this linewatchd has */
 	if (t->abi != LW_APPCLASS_ABI) {

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <pcap/pcap.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include "decode.h"
 #include "evidence.h"
 #include "log.h"
+#include "pcap_lib.h"
 #include "traffic.h"
 #include "traffic_db.h"
 
@@ -51,6 +51,7 @@ struct capture {
 	struct captures *cs;
 	/* immutable once started */
 	char *name, *interface, *link, *filter;
+	const struct pcap_lib *pl;
 	int linktype;
 	uint32_t snaplen;
 	uint32_t sample_n;
@@ -204,7 +205,7 @@ flush_interval(struct capture *c, const struct timeval *now)
 	c->work->end = *now;
 	c->work->sample_n = c->sample_n;
 	c->work->drops_valid = 0;
-	if (pcap_stats(c->pcap, &ps) == 0) {
+	if (c->pl->stats(c->pcap, &ps) == 0) {
 		/* 32-bit counters since open: unsigned difference survives a wrap */
 		c->work->drops = (unsigned int)(ps.ps_drop - c->last_drop);
 		c->work->ifdrops = (unsigned int)(ps.ps_ifdrop - c->last_ifdrop);
@@ -308,7 +309,7 @@ static void *
 capture_main(void *arg)
 {
 	struct capture *c = arg;
-	struct pollfd pfd = {.fd = pcap_get_selectable_fd(c->pcap), .events = POLLIN};
+	struct pollfd pfd = {.fd = c->pl->get_selectable_fd(c->pcap), .events = POLLIN};
 	struct timeval now;
 	int n, pollerr = 0;
 
@@ -319,7 +320,7 @@ capture_main(void *arg)
 		/* non-blocking: with TPACKET_V3 a blocking read would wait for
 		 * the next packet forever on an idle link, and the interval,
 		 * evidence files and stop requests with it */
-		n = pcap_dispatch(c->pcap, -1, on_packet, (u_char *)c);
+		n = c->pl->dispatch(c->pcap, -1, on_packet, (u_char *)c);
 		if (n == 0 && poll(&pfd, 1, CAPTURE_TIMEOUT_MS) == -1 && errno != EINTR) {
 			pollerr = errno;
 			n = PCAP_ERROR;
@@ -328,7 +329,7 @@ capture_main(void *arg)
 		if (n == PCAP_ERROR) {
 			pthread_mutex_lock(&c->lock);
 			snprintf(c->error, sizeof(c->error), "%s",
-			         pollerr ? strerror(pollerr) : pcap_geterr(c->pcap));
+			         pollerr ? strerror(pollerr) : c->pl->geterr(c->pcap));
 			c->running = 0;
 			pthread_mutex_unlock(&c->lock);
 			notify(c);
@@ -451,7 +452,7 @@ add_interface_networks(struct capture *c)
 	pcap_if_t *all = NULL;
 	char err[PCAP_ERRBUF_SIZE];
 
-	if (pcap_findalldevs(&all, err) != 0)
+	if (c->pl->findalldevs(&all, err) != 0)
 		return;
 	for (pcap_if_t *d = all; d != NULL; d = d->next) {
 		if (strcmp(d->name, c->interface) != 0)
@@ -482,7 +483,7 @@ add_interface_networks(struct capture *c)
 			}
 		}
 	}
-	pcap_freealldevs(all);
+	c->pl->freealldevs(all);
 }
 
 /* The first capture that classifies applications (NULL: none does or this
@@ -501,11 +502,20 @@ capture_check_config(const struct lw_config *cfg, config_error_cb cb, void *arg)
 {
 	const struct lw_capture *apps = wants_applications(cfg);
 	const struct lw_appclass *t;
+	const struct pcap_lib *pl;
 	struct bpf_program prog;
-	char msg[PATH_MAX + 768], why[PATH_MAX + 256];
+	char msg[PATH_MAX + 768], why[PATH_MAX + 256], err[PCAP_ERRBUF_SIZE];
 	int nerr = 0;
 	void *dl;
 
+	if (cfg->ncaptures == 0)
+		return 0;
+	if ((pl = pcap_lib(err)) == NULL) {
+		snprintf(msg, sizeof(msg), "%s:%d: capture \"%s\": %s", cfg->file,
+		         cfg->captures[0].line, cfg->captures[0].name, err);
+		cb(msg, arg);
+		return 1;
+	}
 	for (size_t i = 0; i < cfg->ncaptures; i++) {
 		const struct lw_capture *cc = &cfg->captures[i];
 		pcap_t *p;
@@ -514,16 +524,16 @@ capture_check_config(const struct lw_config *cfg, config_error_cb cb, void *arg)
 			continue;
 		/* the link type of the interface is unknown here: Ethernet is the
 		 * usual one, and a filter's syntax does not depend on it */
-		if ((p = pcap_open_dead(DLT_EN10MB, cc->snaplen)) == NULL)
+		if ((p = pl->open_dead(DLT_EN10MB, cc->snaplen)) == NULL)
 			continue;
-		if (pcap_compile(p, &prog, cc->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		if (pl->compile(p, &prog, cc->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 			snprintf(msg, sizeof(msg), "%s:%d: capture \"%s\": filter \"%.200s\": %s",
-			         cfg->file, cc->line, cc->name, cc->filter, pcap_geterr(p));
+			         cfg->file, cc->line, cc->name, cc->filter, pl->geterr(p));
 			cb(msg, arg);
 			nerr++;
 		} else
-			pcap_freecode(&prog);
-		pcap_close(p);
+			pl->freecode(&prog);
+		pl->close(p);
 	}
 	if (apps == NULL)
 		return nerr;
@@ -547,56 +557,56 @@ open_pcap(struct capture *c, const struct lw_capture *cc)
 	struct bpf_program prog;
 	int rc;
 
-	if ((c->pcap = pcap_create(c->interface, err)) == NULL) {
+	if ((c->pcap = c->pl->create(c->interface, err)) == NULL) {
 		log_warnx("capture %s: %s", c->name, err);
 		return -1;
 	}
 	/* nDPI needs payload (names in TLS hellos, HTTP requests, DNS queries) */
-	pcap_set_snaplen(c->pcap, c->apps && cc->snaplen < APPCLASS_SNAPLEN ? APPCLASS_SNAPLEN
-	                                                                    : cc->snaplen);
-	pcap_set_promisc(c->pcap, 1);
-	pcap_set_timeout(c->pcap, CAPTURE_TIMEOUT_MS);
+	c->pl->set_snaplen(c->pcap, c->apps && cc->snaplen < APPCLASS_SNAPLEN ? APPCLASS_SNAPLEN
+	                                                                      : cc->snaplen);
+	c->pl->set_promisc(c->pcap, 1);
+	c->pl->set_timeout(c->pcap, CAPTURE_TIMEOUT_MS);
 	/* batches of packets per wake-up: the kernel fills whole blocks */
-	pcap_set_immediate_mode(c->pcap, 0);
+	c->pl->set_immediate_mode(c->pcap, 0);
 	/* the kernel ring is mmapped: resident memory, part of the budget */
-	if (pcap_set_buffer_size(
+	if (c->pl->set_buffer_size(
 	        c->pcap, c->budget.kernel > INT32_MAX ? INT32_MAX : (int)c->budget.kernel) != 0)
 		log_warnx("capture %s: cannot set the kernel buffer size", c->name);
-	rc = pcap_activate(c->pcap);
+	rc = c->pl->activate(c->pcap);
 	if (rc < 0) {
 		log_warnx("capture %s: cannot capture on %s: %s%s", c->name, c->interface,
-		          pcap_geterr(c->pcap),
+		          c->pl->geterr(c->pcap),
 		          rc == PCAP_ERROR_PERM_DENIED
 		              ? " (linewatchd must start as root or with CAP_NET_RAW)"
 		              : "");
 		return -1;
 	}
 	if (rc > 0)
-		log_warnx("capture %s on %s: %s", c->name, c->interface, pcap_geterr(c->pcap));
+		log_warnx("capture %s on %s: %s", c->name, c->interface, c->pl->geterr(c->pcap));
 	if (c->filter != NULL && c->filter[0] != '\0') {
-		if (pcap_compile(c->pcap, &prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		if (c->pl->compile(c->pcap, &prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 			log_warnx("capture %s: filter \"%s\": %s", c->name, c->filter,
-			          pcap_geterr(c->pcap));
+			          c->pl->geterr(c->pcap));
 			return -1;
 		}
-		rc = pcap_setfilter(c->pcap, &prog);
-		pcap_freecode(&prog);
+		rc = c->pl->setfilter(c->pcap, &prog);
+		c->pl->freecode(&prog);
 		if (rc != 0) {
-			log_warnx("capture %s: filter: %s", c->name, pcap_geterr(c->pcap));
+			log_warnx("capture %s: filter: %s", c->name, c->pl->geterr(c->pcap));
 			return -1;
 		}
 	}
-	if (pcap_setnonblock(c->pcap, 1, err) != 0 || pcap_get_selectable_fd(c->pcap) == -1) {
+	if (c->pl->setnonblock(c->pcap, 1, err) != 0 || c->pl->get_selectable_fd(c->pcap) == -1) {
 		log_warnx("capture %s: cannot read %s without blocking: %s", c->name, c->interface,
 		          err);
 		return -1;
 	}
-	c->linktype = pcap_datalink(c->pcap);
+	c->linktype = c->pl->datalink(c->pcap);
 	if (!decode_link_supported(c->linktype))
 		log_warnx("capture %s: link type %s of %s is not decoded: only totals are counted",
 		          c->name,
-		          pcap_datalink_val_to_name(c->linktype)
-		              ? pcap_datalink_val_to_name(c->linktype)
+		          c->pl->datalink_val_to_name(c->linktype)
+		              ? c->pl->datalink_val_to_name(c->linktype)
 		              : "?",
 		          c->interface);
 	return 0;
@@ -608,7 +618,7 @@ capture_free(struct capture *c)
 	if (c == NULL)
 		return;
 	if (c->pcap)
-		pcap_close(c->pcap);
+		c->pl->close(c->pcap);
 	if (c->ev)
 		event_free(c->ev);
 	traffic_agg_free(c->agg);
@@ -635,11 +645,18 @@ dup_or_null(const char *s)
 static struct capture *
 capture_new(struct captures *cs, const struct lw_capture *cc)
 {
+	char err[PCAP_ERRBUF_SIZE];
+	const struct pcap_lib *pl;
 	struct capture *c;
 	uint64_t seed;
 
+	if ((pl = pcap_lib(err)) == NULL) {
+		log_warnx("capture %s: %s", cc->name, err);
+		return NULL;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
+	c->pl = pl;
 	pthread_mutex_init(&c->lock, NULL);
 	c->cs = cs;
 	c->name = strdup(cc->name);
@@ -696,7 +713,7 @@ capture_stop(struct capture *c)
 {
 	if (c->started) {
 		atomic_store(&c->stop, 1);
-		pcap_breakloop(c->pcap);
+		c->pl->breakloop(c->pcap);
 		pthread_join(c->thread, NULL);
 	}
 }

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "evidence.h"
 #include "log.h"
+#include "pcap_lib.h"
 
 #define RING_MIN_SLOTS 64
 
@@ -170,6 +170,7 @@ evidence_name_valid(const char *name)
 }
 
 struct evidence_file {
+	const struct pcap_lib *pl;
 	pcap_t *dead;
 	pcap_dumper_t *dumper;
 	char part[PATH_MAX];
@@ -186,6 +187,11 @@ evidence_open(const char *dir, const char *name, int linktype, uint32_t snaplen)
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
+	if ((f->pl = pcap_lib(NULL)) == NULL) {
+		free(f);
+		errno = ELIBACC;
+		return NULL;
+	}
 	if ((size_t)snprintf(f->path, sizeof(f->path), "%s/%s", dir, name) >= sizeof(f->path) ||
 	    (size_t)snprintf(f->part, sizeof(f->part), "%s.part", f->path) >= sizeof(f->part)) {
 		free(f);
@@ -208,10 +214,10 @@ evidence_open(const char *dir, const char *name, int linktype, uint32_t snaplen)
 		free(f);
 		return NULL;
 	}
-	f->dead = pcap_open_dead(linktype, (int)snaplen);
-	if (f->dead == NULL || (f->dumper = pcap_dump_fopen(f->dead, fp)) == NULL) {
+	f->dead = f->pl->open_dead(linktype, (int)snaplen);
+	if (f->dead == NULL || (f->dumper = f->pl->dump_fopen(f->dead, fp)) == NULL) {
 		if (f->dead)
-			pcap_close(f->dead);
+			f->pl->close(f->dead);
 		fclose(fp);
 		unlink(f->part);
 		free(f);
@@ -227,7 +233,7 @@ evidence_write(struct evidence_file *f, const struct timeval *ts, uint32_t caple
 {
 	struct pcap_pkthdr h = {.ts = *ts, .caplen = caplen, .len = wirelen};
 
-	pcap_dump((u_char *)f->dumper, &h, data);
+	f->pl->dump((u_char *)f->dumper, &h, data);
 	f->packets++;
 }
 
@@ -242,9 +248,9 @@ evidence_close(struct evidence_file *f)
 {
 	int bad;
 
-	bad = pcap_dump_flush(f->dumper) != 0 || ferror(pcap_dump_file(f->dumper));
-	pcap_dump_close(f->dumper);
-	pcap_close(f->dead);
+	bad = f->pl->dump_flush(f->dumper) != 0 || ferror(f->pl->dump_file(f->dumper));
+	f->pl->dump_close(f->dumper);
+	f->pl->close(f->dead);
 	if (!bad && rename(f->part, f->path) == -1)
 		bad = 1;
 	if (bad) {
@@ -258,8 +264,8 @@ evidence_close(struct evidence_file *f)
 void
 evidence_abort(struct evidence_file *f)
 {
-	pcap_dump_close(f->dumper);
-	pcap_close(f->dead);
+	f->pl->dump_close(f->dumper);
+	f->pl->close(f->dead);
 	unlink(f->part);
 	free(f);
 }

@@ -2,7 +2,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "appclass_load.h"
 #include "config.h"
 #include "decode.h"
+#include "pcap_lib.h"
 #include "replay.h"
 #include "traffic.h"
 
@@ -222,37 +222,37 @@ static int
 replay_run(struct replay *rp, const char *file)
 {
 	char err[PCAP_ERRBUF_SIZE];
+	const struct pcap_lib *pl;
 	struct timespec c0, c1;
 	double cpu;
 	int rc;
 
-	rp->pcap = pcap_open_offline(file, err);
-	if (rp->pcap == NULL) {
+	if ((pl = pcap_lib(err)) == NULL || (rp->pcap = pl->open_offline(file, err)) == NULL) {
 		fprintf(stderr, "linewatchd: %s\n", err);
 		return 1;
 	}
-	rp->linktype = pcap_datalink(rp->pcap);
+	rp->linktype = pl->datalink(rp->pcap);
 	if (!decode_link_supported(rp->linktype))
 		fprintf(stderr,
 		        "linewatchd: %s: link type %s is not decoded: frames are counted "
 		        "only\n",
 		        file,
-		        pcap_datalink_val_to_name(rp->linktype)
-		            ? pcap_datalink_val_to_name(rp->linktype)
+		        pl->datalink_val_to_name(rp->linktype)
+		            ? pl->datalink_val_to_name(rp->linktype)
 		            : "?");
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
-	rc = pcap_loop(rp->pcap, -1, on_packet, (u_char *)rp);
+	rc = pl->loop(rp->pcap, -1, on_packet, (u_char *)rp);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
 	if (rc == PCAP_ERROR)
 		/* a file cut in the middle of a record: report what was read */
 		fprintf(stderr, "linewatchd: %s: %s (after %" PRIu64 " packets)\n", file,
-		        pcap_geterr(rp->pcap), rp->total_pkts);
+		        pl->geterr(rp->pcap), rp->total_pkts);
 	emit(rp, &rp->first, &rp->last, true);
 	cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
 	fprintf(stderr,
 	        "linewatchd: replayed %" PRIu64 " packets in %.3f s of CPU (%.0f packets/s)\n",
 	        rp->total_pkts, cpu, cpu > 0 ? (double)rp->total_pkts / cpu : 0.0);
-	pcap_close(rp->pcap);
+	pl->close(rp->pcap);
 	return rc == PCAP_ERROR ? 3 : 0;
 }
 

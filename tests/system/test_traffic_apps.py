@@ -235,6 +235,21 @@ def test_libndpi_is_not_mapped_without_applications(private_ns, tmp_path):
         assert not mapped(d.pid(), "libndpi")
 
 
+def test_libpcap_is_loaded_only_for_a_capture(private_ns, tmp_path):
+    """libpcap brings dbus, systemd, gcrypt and compressors (~0.9 MB of
+    resident pages): linewatchd does not link it; a daemon without a capture
+    never maps it, one with a capture loads it and captures."""
+    assert not [n for n in needed(LINEWATCHD) if n.startswith("libpcap")]
+    (tmp_path / "none").mkdir()
+    with Daemon(tmp_path / "none", netns=private_ns) as d:
+        assert d.health()
+        assert not mapped(d.pid(), "libpcap")
+    body = 'capture "loop" {\n interface = "lo"\n interval = 1s\n}\n'
+    with Daemon(tmp_path, body=body, netns=private_ns) as d:
+        d.wait_for(lambda: d.get("/api/v1/traffic/loop")["running"], 30, "the capture")
+        assert mapped(d.pid(), "libpcap")
+
+
 def test_applications_without_the_plugin_fail_t_start_and_replay(replay_bin, tmp_path):
     if not has_ndpi(replay_bin, tmp_path):
         pytest.skip("linewatchd is built without nDPI: applications are only a warning")
