@@ -4,8 +4,9 @@
 #
 #   tests/bench/snmp/run.sh [BUILD_DIR]
 #
-# LW_BENCH_AGENTS (100) simulated agents, each a 48-port switch (ifTable +
-# ifXTable), served by snmpsimd on 127.0.0.10+ (loopback only), udp/16161.
+# LW_BENCH_AGENTS (105: 5,040 interfaces, for the memory target's 5,000)
+# simulated agents, each a 48-port switch (ifTable + ifXTable), served by
+# snmpsimd on 127.0.0.10+ (loopback only), udp/16161.
 # Each poller polls every agent every LW_BENCH_INTERVAL (120) seconds for
 # LW_BENCH_CYCLES (5) cycles with max-repetitions / BulkSize 25; the first
 # LW_BENCH_SKIP (2) cycles (file creation, discovery) are not measured.  Both
@@ -28,7 +29,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
 BUILD=${1:-build}
 case "$BUILD" in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
-N=${LW_BENCH_AGENTS:-100}
+N=${LW_BENCH_AGENTS:-105}
 INTERVAL=${LW_BENCH_INTERVAL:-120}
 CYCLES=${LW_BENCH_CYCLES:-5}
 SKIP=${LW_BENCH_SKIP:-2}
